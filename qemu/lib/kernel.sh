@@ -1,0 +1,76 @@
+# SPDX-License-Identifier: MIT OR Apache-2.0
+# Configures and builds the test kernel into a cache dir keyed by everything
+# that changes the result; a second run with the same inputs reuses it.
+
+# The make variables every kernel and module build shares.
+kmake_vars() {
+    printf '%s\n' ARCH=x86_64 LLVM="$LLVM_SUFFIX" RUSTC="$RUSTC_KERNEL" \
+        HOSTRUSTC="$RUSTC_KERNEL" RUSTDOC=/usr/bin/rustdoc BINDGEN="$BINDGEN"
+}
+
+# kernel_build FLAVOUR: build qemu/config/FLAVOUR.config; sets KBUILD and BZIMAGE.
+kernel_build() {
+    local flavour=${1:-test}
+    local fragment="$QEMU_DIR/config/$flavour.config"
+    [ -f "$fragment" ] || die "no config fragment $fragment" "ls $QEMU_DIR/config"
+    step "kernel ($flavour)"
+    local key
+    key=$(hash_of "$CACHE/src/linux-source-$KERNEL_SERIES.version" "$fragment" \
+        "$QEMU_DIR/lib/kernel.sh" $(ls "$QEMU_DIR"/patches/*.patch 2>/dev/null) \
+        "$($RUSTC_KERNEL --version)" "$(clang$LLVM_SUFFIX --version | head -n1)" \
+        "$($BINDGEN --version)")
+    KBUILD="$CACHE/kernel/$flavour-$KVERSION-$key"
+    BZIMAGE="$KBUILD/arch/x86/boot/bzImage"
+    if [ -f "$KBUILD/.vpoll-built" ]; then
+        log "reusing $KBUILD"
+        return
+    fi
+    local -a vars
+    mapfile -t vars < <(kmake_vars)
+    rm -rf "$KBUILD"
+    mkdir -p "$KBUILD"
+    local logf="$CACHE/logs/kernel-$flavour.log"
+    log "configuring (tinyconfig + $(basename "$fragment")) in $KBUILD"
+    run_logged "$logf" make -C "$KSRC" O="$KBUILD" "${vars[@]}" tinyconfig
+    run_logged "$logf.merge" "$KSRC/scripts/kconfig/merge_config.sh" -m -O "$KBUILD" \
+        "$KBUILD/.config" "$fragment"
+    run_logged "$logf.olddefconfig" make -C "$KSRC" O="$KBUILD" "${vars[@]}" olddefconfig
+    config_check "$fragment" "$KBUILD/.config"
+    log "building bzImage and modules with $JOBS jobs (about 4 minutes on 2 cores; log: $logf)"
+    build_with_progress "$logf" make -C "$KSRC" O="$KBUILD" "${vars[@]}" -j"$JOBS" bzImage modules
+    touch "$KBUILD/.vpoll-built"
+    log "bzImage $(stat -c %s "$BZIMAGE") bytes"
+}
+
+# config_check FRAGMENT CONFIG: every option the fragment asks for must have
+# survived olddefconfig; a dropped one (e.g. RUST when bindgen is missing) is
+# named rather than silently built without.
+config_check() {
+    local line want dropped=()
+    while read -r line; do
+        case $line in CONFIG_*) ;; *) continue ;; esac
+        grep -qxF "$line" "$2" || dropped+=("$line")
+    done <"$1"
+    [ ${#dropped[@]} -eq 0 ] ||
+        die "olddefconfig dropped: ${dropped[*]}" "check their dependencies in $2 (make menuconfig, '/' to search)"
+}
+
+# build_with_progress LOG CMD...: run a kernel build, printing a line every
+# 30 s with how many objects it has compiled so far.
+build_with_progress() {
+    local logf=$1
+    shift
+    "$@" >"$logf" 2>&1 &
+    local pid=$! n=0
+    while kill -0 "$pid" 2>/dev/null; do
+        sleep 3
+        n=$((n + 3))
+        if [ $((n % 30)) -eq 0 ]; then
+            log "  ... $(grep -cE '^ +(CC|RUSTC|AS|LD|AR)' "$logf") objects compiled; last: $(grep -E '^ +[A-Z]' "$logf" | tail -n1 | tr -s ' ')"
+        fi
+    done
+    if ! wait "$pid"; then
+        grep -E 'error|Error' "$logf" | head -n 20 >&2
+        die "kernel build failed" "read $logf; rebuild from scratch with: rm -rf $KBUILD"
+    fi
+}

@@ -1,0 +1,55 @@
+# SPDX-License-Identifier: MIT OR Apache-2.0
+# Fetches Debian's linux-source-7.2 from trixie-backports without touching the
+# machine's apt sources: a one-off apt configuration of our own under the cache.
+
+KERNEL_SERIES=7.2
+
+# apt_oneoff SUITE ARGS...: apt-get against one Debian suite only, with its own
+# sources list, lists and cache dirs.
+apt_oneoff() {
+    local suite=$1
+    shift
+    local dir="$CACHE/apt/$suite"
+    mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial"
+    cat >"$dir/sources.list" <<SRC
+deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $suite main
+SRC
+    apt-get -o Dir::Etc::SourceList="$dir/sources.list" -o Dir::Etc::SourceParts=- \
+        -o Dir::State::Lists="$dir/lists" -o Dir::Cache="$dir/cache" \
+        -o APT::Get::List-Cleanup=0 "$@"
+}
+
+# apt_fetch_deb SUITE PACKAGE: download PACKAGE's current .deb into the cache;
+# prints its path.
+apt_fetch_deb() {
+    local suite=$1 pkg=$2 out="$CACHE/debs"
+    mkdir -p "$out"
+    run_logged "$CACHE/logs/apt-$suite-update.log" apt_oneoff "$suite" update
+    (cd "$out" && run_logged "$CACHE/logs/apt-$suite-$pkg.log" apt_oneoff "$suite" download "$pkg")
+    local deb
+    deb=$(ls -t "$out/${pkg}"_*.deb 2>/dev/null | head -n1)
+    [ -n "$deb" ] || die "no .deb for $pkg from $suite" "see $CACHE/logs/apt-$suite-$pkg.log"
+    printf '%s\n' "$deb"
+}
+
+# kernel_source: make sure an unpacked tree exists; sets KSRC and KVERSION.
+kernel_source() {
+    step "kernel source"
+    local stamp="$CACHE/src/linux-source-$KERNEL_SERIES.version"
+    if [ ! -f "$stamp" ] || [ ! -f "$CACHE/src/linux-source-$KERNEL_SERIES/Makefile" ]; then
+        log "fetching linux-source-$KERNEL_SERIES from trixie-backports (about 160 MB)"
+        local deb
+        deb=$(apt_fetch_deb trixie-backports "linux-source-$KERNEL_SERIES")
+        rm -rf "$CACHE/src/unpack" "$CACHE/src/linux-source-$KERNEL_SERIES"
+        mkdir -p "$CACHE/src/unpack"
+        log "unpacking $(basename "$deb")"
+        dpkg-deb -x "$deb" "$CACHE/src/unpack"
+        tar -C "$CACHE/src" -xf "$CACHE/src/unpack/usr/src/linux-source-$KERNEL_SERIES.tar.xz" ||
+            die "could not untar the kernel source" "delete $CACHE/src and run again"
+        rm -rf "$CACHE/src/unpack"
+        dpkg-deb -f "$deb" Version >"$stamp"
+    fi
+    KSRC="$CACHE/src/linux-source-$KERNEL_SERIES"
+    KVERSION=$(make -s -C "$KSRC" kernelversion)
+    log "kernel source $KVERSION (Debian $(cat "$stamp")) at $KSRC"
+}

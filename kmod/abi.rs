@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The user-space ABI of `/dev/vpoll`: the C vpoll module's ioctls and the
+//! `EFD_VPOLL` eventfd write protocol, with the same numbers.
+
+/// Every bit a pending mask may hold; the bits above are epoll input flags
+/// (`EPOLLEXCLUSIVE`, `EPOLLWAKEUP`, `EPOLLONESHOT`, `EPOLLET`).
+pub(crate) const EPOLLALLMASK: u32 = 0x0fff_ffff;
+
+/// The ioctl type byte of the C module, `'^'`.
+const VPOLL_IOC_MAGIC: u32 = b'^' as u32;
+
+/// `_IO('^', 1)`: pending |= arg.
+pub(crate) const VPOLL_IO_ADDEVENTS: u32 = kernel::ioctl::_IO(VPOLL_IOC_MAGIC, 1);
+/// `_IO('^', 2)`: pending &= !arg.
+pub(crate) const VPOLL_IO_DELEVENTS: u32 = kernel::ioctl::_IO(VPOLL_IOC_MAGIC, 2);
+/// `_IO('^', 3)`: pending = arg.
+pub(crate) const VPOLL_IO_SETEVENTS: u32 = kernel::ioctl::_IO(VPOLL_IOC_MAGIC, 3);
+
+/// In an 8-byte `write`, the high 32 bits select the operation, as with
+/// `eventfd(…, EFD_VPOLL)`.
+pub(crate) const EFD_VPOLL_OP_SHIFT: u32 = 32;
+/// `EFD_VPOLL_ADDEVENTS >> 32`.
+pub(crate) const EFD_VPOLL_ADDEVENTS: u64 = 1;
+/// `EFD_VPOLL_DELEVENTS >> 32`.
+pub(crate) const EFD_VPOLL_DELEVENTS: u64 = 2;
+/// `EFD_VPOLL_MODEVENTS >> 32`.
+pub(crate) const EFD_VPOLL_MODEVENTS: u64 = 3;
+
+/// The size of one `read` or `write` unit: a native-endian `u64`.
+pub(crate) const RECORD_SIZE: usize = core::mem::size_of::<u64>();

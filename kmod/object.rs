@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! One vpoll object: the pending event mask of one open `/dev/vpoll` file.
+//!
+//! # Wakeups
+//!
+//! - An operation that *asserts* events wakes the waiters interested in them:
+//!   ADD with a non-empty argument, SET to a non-empty mask. A re-ADD of an
+//!   event already pending wakes again, so edge-triggered epoll sees a new edge,
+//!   as with an eventfd write.
+//! - The wakeup's poll key is the asserted events (the ADD argument, the whole
+//!   SET mask), not the resulting mask: epoll skips items that asked for none of
+//!   them, and a key of exactly `IN` or `OUT` wakes one `EPOLLEXCLUSIVE` waiter.
+//! - DEL never wakes: no waiter can be satisfied by events going away.
+//! - The mask changes and the wakeup happen under the wait queue's lock, so a
+//!   waiter never misses a change and wakeups arrive in the order of changes.
+
+use core::sync::atomic::{
+    AtomicU32,
+    Ordering, //
+};
+use kernel::{
+    fs::File,
+    prelude::*,
+    seq_file::SeqFile,
+    seq_print,
+    static_lock_class,
+    uaccess::{
+        UserSliceReader,
+        UserSliceWriter, //
+    },
+};
+
+use crate::{
+    abi::*,
+    poll_misc::PollDevice,
+    wait_queue::{
+        PollTable,
+        PollWaitQueue, //
+    },
+};
+
+/// How an operation changes the pending mask.
+#[derive(Clone, Copy)]
+enum Op {
+    Add,
+    Del,
+    Set,
+}
+
+/// The state behind one open `/dev/vpoll` file.
+#[pin_data]
+pub(crate) struct Vpoll {
+    #[pin]
+    queue: PollWaitQueue,
+    /// The pending events, within [`EPOLLALLMASK`]. Changed only with `queue`
+    /// locked; `poll` reads it without the lock after `poll_wait` has taken and
+    /// released that lock, which orders the read after any change it missed.
+    events: AtomicU32,
+}
+
+impl Vpoll {
+    /// The pending events.
+    fn events(&self) -> u32 {
+        self.events.load(Ordering::Relaxed)
+    }
+
+    /// Applies `op` with `arg` and returns the resulting mask.
+    fn apply(&self, op: Op, arg: u32) -> u32 {
+        let arg = arg & EPOLLALLMASK;
+        let queue = self.queue.lock();
+        let old = self.events.load(Ordering::Relaxed);
+        let (new, asserted) = match op {
+            Op::Add => (old | arg, arg),
+            Op::Del => (old & !arg, 0),
+            Op::Set => (arg, arg),
+        };
+        self.events.store(new, Ordering::Relaxed);
+        if asserted != 0 {
+            queue.wake_up(asserted);
+        }
+        new
+    }
+}
+
+impl PollDevice for Vpoll {
+    fn open(_file: &File) -> Result<Pin<KBox<Self>>> {
+        // Charged to the opener's memory cgroup: user space decides how many exist.
+        KBox::pin_init(
+            pin_init!(Self {
+                queue <- PollWaitQueue::new(c"vpoll", static_lock_class!()),
+                events: AtomicU32::new(0),
+            }),
+            GFP_KERNEL_ACCOUNT,
+        )
+    }
+
+    /// The C module's ioctls. Its argument is the mask itself, an integer, so
+    /// 32-bit callers need no translation. Unknown commands give `ENOTTY`, the
+    /// kernel's convention (the C module answers `EINVAL`).
+    fn ioctl(self: Pin<&Self>, cmd: u32, arg: usize, _compat: bool) -> Result<isize> {
+        let op = match cmd {
+            VPOLL_IO_ADDEVENTS => Op::Add,
+            VPOLL_IO_DELEVENTS => Op::Del,
+            VPOLL_IO_SETEVENTS => Op::Set,
+            _ => return Err(ENOTTY),
+        };
+        // Bits above 31 cannot be events; the mask below drops the rest.
+        Ok(self.apply(op, arg as u32) as isize)
+    }
+
+    /// The current mask as a native-endian `u64`, like an `EFD_VPOLL` eventfd;
+    /// never blocks.
+    fn read(self: Pin<&Self>, mut buf: UserSliceWriter) -> Result<usize> {
+        if buf.len() < RECORD_SIZE {
+            return Err(EINVAL);
+        }
+        buf.write(&u64::from(self.events()))?;
+        Ok(RECORD_SIZE)
+    }
+
+    /// An `EFD_VPOLL` command: the operation in the high 32 bits, the events in
+    /// the low ones.
+    fn write(self: Pin<&Self>, mut buf: UserSliceReader) -> Result<usize> {
+        if buf.len() < RECORD_SIZE {
+            return Err(EINVAL);
+        }
+        let command: u64 = buf.read()?;
+        let op = match command >> EFD_VPOLL_OP_SHIFT {
+            EFD_VPOLL_ADDEVENTS => Op::Add,
+            EFD_VPOLL_DELEVENTS => Op::Del,
+            EFD_VPOLL_MODEVENTS => Op::Set,
+            _ => return Err(EINVAL),
+        };
+        self.apply(op, command as u32);
+        Ok(RECORD_SIZE)
+    }
+
+    fn poll(self: Pin<&Self>, file: &File, table: PollTable<'_>) -> u32 {
+        table.register_wait(file, &self.queue);
+        self.events()
+    }
+
+    fn show_fdinfo(self: Pin<&Self>, m: &SeqFile) {
+        seq_print!(m, "vpoll-events:\t{:#010x}\n", self.events());
+    }
+}

@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A misc device whose files can be polled.
+//!
+//! `kernel::miscdevice` in 7.2 has no `poll` and leaves `file_operations.owner`
+//! NULL, so nothing keeps the module loaded under an open file. This is the
+//! same idea with both: one `file_operations` table per [`PollDevice`] type,
+//! built once with its module as owner, and thin trampolines that turn raw
+//! pointers into safe types and errors into errnos.
+
+use core::marker::PhantomData;
+use kernel::{
+    bindings,
+    fs::File,
+    prelude::*,
+    seq_file::SeqFile,
+    types::{
+        ForeignOwnable,
+        Opaque, //
+    },
+    uaccess::{
+        UserPtr,
+        UserSlice,
+        UserSliceReader,
+        UserSliceWriter, //
+    },
+    ThisModule,
+};
+
+use crate::wait_queue::PollTable;
+
+/// The per-open state of a pollable misc device.
+pub(crate) trait PollDevice: Sized + Send + Sync {
+    /// Creates the state of a newly opened file.
+    fn open(file: &File) -> Result<Pin<KBox<Self>>>;
+    /// `ioctl(2)`; `compat` is set for a 32-bit caller.
+    fn ioctl(self: Pin<&Self>, cmd: u32, arg: usize, compat: bool) -> Result<isize>;
+    /// `read(2)` into `buf`; returns the bytes written.
+    fn read(self: Pin<&Self>, buf: UserSliceWriter) -> Result<usize>;
+    /// `write(2)` from `buf`; returns the bytes consumed.
+    fn write(self: Pin<&Self>, buf: UserSliceReader) -> Result<usize>;
+    /// Registers the poller in `table` and returns the ready events.
+    fn poll(self: Pin<&Self>, file: &File, table: PollTable<'_>) -> u32;
+    /// Adds lines to `/proc/<pid>/fdinfo/<fd>`.
+    fn show_fdinfo(self: Pin<&Self>, m: &SeqFile);
+}
+
+/// The `file_operations` of `T`'s files, owned by a module.
+pub(crate) struct FileOperations<T> {
+    ops: bindings::file_operations,
+    _t: PhantomData<T>,
+}
+
+// SAFETY: The table is immutable after construction and only read by the VFS.
+unsafe impl<T> Sync for FileOperations<T> {}
+
+impl<T: PollDevice> FileOperations<T> {
+    /// Builds the table; the VFS takes a reference on `owner` for every open file,
+    /// so the module cannot be unloaded while one exists.
+    pub(crate) const fn new(owner: &'static ThisModule) -> Self {
+        Self {
+            ops: bindings::file_operations {
+                owner: owner.as_ptr(),
+                open: Some(Self::open),
+                release: Some(Self::release),
+                read: Some(Self::read),
+                write: Some(Self::write),
+                poll: Some(Self::poll),
+                unlocked_ioctl: Some(Self::ioctl),
+                compat_ioctl: Some(Self::compat_ioctl),
+                show_fdinfo: Some(Self::show_fdinfo),
+                llseek: Some(bindings::noop_llseek),
+                ..pin_init::zeroed()
+            },
+            _t: PhantomData,
+        }
+    }
+
+    /// # Safety
+    ///
+    /// `file` must be a file of this table with live private data from [`Self::open`].
+    unsafe fn device<'a>(file: *mut bindings::file) -> Pin<&'a T> {
+        // SAFETY: The caller guarantees that `private_data` came from `into_foreign`
+        // in `open` and that `release` (which reclaims it) has not run yet.
+        unsafe { <Pin<KBox<T>> as ForeignOwnable>::borrow((*file).private_data) }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS for a file being opened through a misc device of this table.
+    unsafe extern "C" fn open(inode: *mut bindings::inode, raw: *mut bindings::file) -> c_int {
+        // SAFETY: The file and inode are valid for the duration of `open`. A stream has
+        // no position, which also spares readers and writers the `f_pos` lock.
+        let ret = unsafe { bindings::stream_open(inode, raw) };
+        if ret != 0 {
+            return ret;
+        }
+        // SAFETY: The file is valid and not in an `fdget_pos` region during `open`.
+        let file = unsafe { File::from_raw_file(raw) };
+        match T::open(file) {
+            Ok(device) => {
+                // SAFETY: `open` may set the private data; `misc_open` stored the
+                // `miscdevice` there, which we no longer need.
+                unsafe { (*raw).private_data = device.into_foreign() };
+                0
+            }
+            Err(e) => e.to_errno(),
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS once, on the last close of a file opened by [`Self::open`].
+    unsafe extern "C" fn release(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+        // SAFETY: `release` owns the private data set in `open`; nothing uses it after.
+        drop(unsafe { <Pin<KBox<T>> as ForeignOwnable>::from_foreign((*file).private_data) });
+        0
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS for `read(2)` on a file of this table; `buf` is a user pointer.
+    unsafe extern "C" fn read(
+        file: *mut bindings::file,
+        buf: *mut c_char,
+        len: usize,
+        _pos: *mut bindings::loff_t,
+    ) -> isize {
+        let writer = UserSlice::new(UserPtr::from_ptr(buf.cast()), len).writer();
+        // SAFETY: The file is open, so its private data is live.
+        match unsafe { Self::device(file) }.read(writer) {
+            Ok(n) => n as isize,
+            Err(e) => e.to_errno() as isize,
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS for `write(2)` on a file of this table; `buf` is a user pointer.
+    unsafe extern "C" fn write(
+        file: *mut bindings::file,
+        buf: *const c_char,
+        len: usize,
+        _pos: *mut bindings::loff_t,
+    ) -> isize {
+        let reader = UserSlice::new(UserPtr::from_ptr(buf.cast_mut().cast()), len).reader();
+        // SAFETY: The file is open, so its private data is live.
+        match unsafe { Self::device(file) }.write(reader) {
+            Ok(n) => n as isize,
+            Err(e) => e.to_errno() as isize,
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS for any poll-like wait on a file of this table.
+    unsafe extern "C" fn poll(
+        file: *mut bindings::file,
+        table: *mut bindings::poll_table,
+    ) -> bindings::__poll_t {
+        // SAFETY: The file is open, so its private data is live.
+        let device = unsafe { Self::device(file) };
+        // SAFETY: The file is valid for this call and not in an `fdget_pos` region.
+        let file = unsafe { File::from_raw_file(file) };
+        // SAFETY: The VFS passes a null or valid table that outlives this call.
+        let table = unsafe { PollTable::from_raw(table) };
+        device.poll(file, table)
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS for `ioctl(2)` from a native process.
+    unsafe extern "C" fn ioctl(file: *mut bindings::file, cmd: c_uint, arg: c_ulong) -> c_long {
+        // SAFETY: The file is open, so its private data is live.
+        match unsafe { Self::device(file) }.ioctl(cmd, arg as usize, false) {
+            Ok(ret) => ret as c_long,
+            Err(e) => e.to_errno() as c_long,
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS for `ioctl(2)` from a 32-bit process.
+    unsafe extern "C" fn compat_ioctl(
+        file: *mut bindings::file,
+        cmd: c_uint,
+        arg: c_ulong,
+    ) -> c_long {
+        // SAFETY: The file is open, so its private data is live.
+        match unsafe { Self::device(file) }.ioctl(cmd, arg as usize, true) {
+            Ok(ret) => ret as c_long,
+            Err(e) => e.to_errno() as c_long,
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by procfs for `/proc/<pid>/fdinfo/<fd>` of an open file of this table.
+    unsafe extern "C" fn show_fdinfo(m: *mut bindings::seq_file, file: *mut bindings::file) {
+        // SAFETY: The file is open, so its private data is live.
+        let device = unsafe { Self::device(file) };
+        // SAFETY: procfs passes a valid `seq_file` that is ours for this call.
+        device.show_fdinfo(unsafe { SeqFile::from_raw(m) });
+    }
+}
+
+/// A registered misc device whose files are `T`s.
+///
+/// # Invariants
+///
+/// `misc` is registered with `misc_register` and is deregistered exactly once, on drop.
+#[pin_data(PinnedDrop)]
+pub(crate) struct Registration<T> {
+    #[pin]
+    misc: Opaque<bindings::miscdevice>,
+    _t: PhantomData<T>,
+}
+
+// SAFETY: `misc_deregister` may run on another thread than `misc_register`.
+unsafe impl<T> Send for Registration<T> {}
+// SAFETY: `&Registration` exposes no operation.
+unsafe impl<T> Sync for Registration<T> {}
+
+impl<T: PollDevice> Registration<T> {
+    /// Registers `/dev/<name>` with a dynamic minor and the given node mode.
+    pub(crate) fn register(
+        name: &'static CStr,
+        mode: u16,
+        fops: &'static FileOperations<T>,
+    ) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            misc <- Opaque::try_ffi_init(move |slot: *mut bindings::miscdevice| {
+                let mut misc: bindings::miscdevice = pin_init::zeroed();
+                misc.minor = bindings::MISC_DYNAMIC_MINOR as c_int;
+                misc.name = name.as_char_ptr();
+                misc.fops = &fops.ops;
+                misc.mode = mode;
+                // SAFETY: `slot` is valid for writes.
+                unsafe { slot.write(misc) };
+                // SAFETY: `slot` holds a filled-in `miscdevice`; it is pinned, and our
+                // `PinnedDrop` deregisters it before the memory goes.
+                // INVARIANT: on success the device is registered.
+                kernel::error::to_result(unsafe { bindings::misc_register(slot) })
+            }),
+            _t: PhantomData,
+        })
+    }
+}
+
+#[pinned_drop]
+impl<T> PinnedDrop for Registration<T> {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: The device is registered (type invariant).
+        unsafe { bindings::misc_deregister(self.misc.get()) };
+    }
+}

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! The numbers user space and the kernel agree on: `/dev/vpoll`'s ioctls, the
+//! `EFD_VPOLL` eventfd protocol, and the event bits (x86_64 Linux values,
+//! where `EPOLL*` equals `POLL*`).
+
+/// Every bit a pending mask may hold. Bits 28..=31 are epoll input flags
+/// (`EPOLLEXCLUSIVE`, `EPOLLWAKEUP`, `EPOLLONESHOT`, `EPOLLET`), never events.
+pub const EPOLLALLMASK: u32 = 0x0fff_ffff;
+
+/// The ioctl type byte of `/dev/vpoll`, `'^'`.
+pub const VPOLL_IOC_MAGIC: u8 = b'^';
+/// `_IO('^', 1)`: add events; the argument is the mask itself; returns the new mask.
+pub const VPOLL_IO_ADDEVENTS: u32 = io(1);
+/// `_IO('^', 2)`: delete events; returns the new mask.
+pub const VPOLL_IO_DELEVENTS: u32 = io(2);
+/// `_IO('^', 3)`: set the mask; returns it.
+pub const VPOLL_IO_SETEVENTS: u32 = io(3);
+
+/// `_IO(VPOLL_IOC_MAGIC, nr)`: direction none, size 0.
+const fn io(nr: u8) -> u32 {
+    ((VPOLL_IOC_MAGIC as u32) << 8) | nr as u32
+}
+
+/// `eventfd(2)` flag that makes the eventfd a vpoll fd, on a patched kernel.
+pub const EFD_VPOLL: i32 = 1 << 1;
+/// High half of an 8-byte `write`: add the events in the low half.
+pub const EFD_VPOLL_ADDEVENTS: u64 = 1 << 32;
+/// High half of an 8-byte `write`: delete the events in the low half.
+pub const EFD_VPOLL_DELEVENTS: u64 = 2 << 32;
+/// High half of an 8-byte `write`: set the mask to the low half.
+pub const EFD_VPOLL_MODEVENTS: u64 = 3 << 32;
+
+/// The `/proc/<pid>/fdinfo/<fd>` key under which `/dev/vpoll` shows its mask.
+pub const FDINFO_KEY: &str = "vpoll-events:";
+
+/// Event bits, as in `<poll.h>` and `<sys/epoll.h>`.
+#[allow(missing_docs)]
+pub mod events {
+    pub const IN: u32 = 0x001;
+    pub const PRI: u32 = 0x002;
+    pub const OUT: u32 = 0x004;
+    pub const ERR: u32 = 0x008;
+    pub const HUP: u32 = 0x010;
+    pub const NVAL: u32 = 0x020;
+    pub const RDNORM: u32 = 0x040;
+    pub const RDBAND: u32 = 0x080;
+    pub const WRNORM: u32 = 0x100;
+    pub const WRBAND: u32 = 0x200;
+    pub const MSG: u32 = 0x400;
+    pub const RDHUP: u32 = 0x2000;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ioctl_numbers_match_the_c_module() {
+        assert_eq!(VPOLL_IO_ADDEVENTS, 0x5e01);
+        assert_eq!(VPOLL_IO_DELEVENTS, 0x5e02);
+        assert_eq!(VPOLL_IO_SETEVENTS, 0x5e03);
+    }
+
+    #[test]
+    fn event_bits_match_libc() {
+        use events::*;
+        let pairs = [
+            (IN, libc::EPOLLIN), (PRI, libc::EPOLLPRI), (OUT, libc::EPOLLOUT),
+            (ERR, libc::EPOLLERR), (HUP, libc::EPOLLHUP), (RDNORM, libc::EPOLLRDNORM),
+            (RDBAND, libc::EPOLLRDBAND), (WRNORM, libc::EPOLLWRNORM),
+            (WRBAND, libc::EPOLLWRBAND), (MSG, libc::EPOLLMSG), (RDHUP, libc::EPOLLRDHUP),
+        ];
+        for (ours, theirs) in pairs {
+            assert_eq!(ours, theirs as u32);
+        }
+        assert_eq!(NVAL, libc::POLLNVAL as u32);
+        assert_eq!(EPOLLALLMASK & libc::EPOLLET as u32, 0);
+        assert_eq!(EPOLLALLMASK & libc::EPOLLEXCLUSIVE as u32, 0);
+    }
+}

@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! The module's life: unloading under an open fd, the device node and its
+//! permissions, and the `mode` parameter.
+
+use nix::errno::Errno;
+use nix::kmod::{delete_module, finit_module, DeleteModuleFlags, ModuleInitFlags};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{fork, ForkResult};
+use std::ffi::CString;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::path::Path;
+use vpoll::abi;
+use vpoll_tests::device::{Device, DEVICE};
+
+/// Where the guest keeps the module; `VPOLL_KO` overrides.
+fn module_path() -> String {
+    std::env::var("VPOLL_KO").unwrap_or_else(|_| "/lib/modules/vpoll.ko".into())
+}
+
+fn unload() -> Result<(), Errno> {
+    delete_module(c"vpoll", DeleteModuleFlags::O_NONBLOCK)
+}
+
+fn load(params: &str) -> Result<(), Errno> {
+    let ko = std::fs::File::open(module_path()).expect("the module file");
+    finit_module(&ko, &CString::new(params).unwrap(), ModuleInitFlags::empty())
+}
+
+/// Puts the default module back, whatever a test did to it.
+struct RestoreModule;
+
+impl Drop for RestoreModule {
+    fn drop(&mut self) {
+        let _ = unload();
+        load("").expect("reloading the module with defaults");
+    }
+}
+
+/// Runs `check` in a child process as user and group 65534 (nobody); returns
+/// its exit code. The child makes only raw syscalls, as after fork in a
+/// threaded process it must.
+fn as_nobody(check: fn() -> i32) -> i32 {
+    // SAFETY: the child only makes async-signal-safe calls and then `_exit`s.
+    match unsafe { fork() }.expect("fork") {
+        ForkResult::Child => {
+            // SAFETY: raw syscalls in the child, then _exit.
+            unsafe {
+                let ok = libc::setgroups(0, std::ptr::null()) == 0
+                    && libc::setresgid(65534, 65534, 65534) == 0
+                    && libc::setresuid(65534, 65534, 65534) == 0;
+                libc::_exit(if ok { check() } else { 120 })
+            }
+        }
+        ForkResult::Parent { child } => match waitpid(child, None).expect("waitpid") {
+            WaitStatus::Exited(_, code) => code,
+            other => panic!("child ended with {other:?}"),
+        },
+    }
+}
+
+/// In the child: open the device and add IN. 0 on success, else the errno of
+/// the open, or 100 if the ioctl misbehaved.
+fn open_and_add_in() -> i32 {
+    // SAFETY: raw syscalls with valid arguments.
+    unsafe {
+        let fd = libc::open(c"/dev/vpoll".as_ptr(), libc::O_RDWR);
+        if fd < 0 {
+            return *libc::__errno_location();
+        }
+        let mask = libc::ioctl(fd, abi::VPOLL_IO_ADDEVENTS as _, abi::events::IN as libc::c_ulong);
+        if mask == abi::events::IN as i32 { 0 } else { 100 }
+    }
+}
+
+fn node_mode() -> u32 {
+    let meta = std::fs::metadata(DEVICE).expect("stat /dev/vpoll");
+    assert!(meta.file_type().is_char_device(), "/dev/vpoll is not a character device");
+    meta.permissions().mode() & 0o7777
+}
+
+#[test]
+fn the_node_is_a_char_device_open_to_all() {
+    assert_eq!(node_mode(), 0o666);
+}
+
+#[test]
+fn a_non_root_user_can_open_and_use_it() {
+    assert_eq!(as_nobody(open_and_add_in), 0);
+}
+
+#[test]
+fn rmmod_is_refused_while_an_fd_is_open_and_clean_after() {
+    let _restore = RestoreModule;
+    let dev = Device::open().unwrap();
+    dev.add(abi::events::IN);
+    assert_eq!(unload(), Err(Errno::EWOULDBLOCK), "unload under an open fd");
+    assert_eq!(dev.mask(), abi::events::IN, "the fd still works after the refusal");
+    drop(dev);
+    assert_eq!(unload(), Ok(()));
+    assert!(!Path::new(DEVICE).exists(), "/dev/vpoll outlived the module");
+    assert_eq!(load(""), Ok(()));
+    assert_eq!(Device::open().unwrap().mask(), 0);
+}
+
+#[test]
+fn an_epoll_set_does_not_keep_a_closed_fd_or_the_module() {
+    let _restore = RestoreModule;
+    let dev = Device::open().unwrap();
+    let ep = nix::sys::epoll::Epoll::new(nix::sys::epoll::EpollCreateFlags::EPOLL_CLOEXEC).unwrap();
+    ep.add(&dev, nix::sys::epoll::EpollEvent::new(nix::sys::epoll::EpollFlags::EPOLLIN, 0))
+        .unwrap();
+    drop(dev); // the epoll set does not hold the file: closing it releases the object
+    assert_eq!(unload(), Ok(()));
+    drop(ep);
+}
+
+#[test]
+fn the_mode_parameter_sets_the_node_mode() {
+    let _restore = RestoreModule;
+    unload().unwrap();
+    load("mode=0600").unwrap();
+    assert_eq!(node_mode(), 0o600);
+    assert_eq!(as_nobody(open_and_add_in), libc::EACCES);
+    assert_eq!(Device::open().unwrap().add(abi::events::OUT), abi::events::OUT, "root still can");
+}
+
+#[test]
+fn a_mode_outside_0777_is_refused() {
+    let _restore = RestoreModule;
+    unload().unwrap();
+    assert_eq!(load("mode=01777"), Err(Errno::EINVAL));
+    assert!(!Path::new(DEVICE).exists());
+}

@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! The verdict binary end to end, on console logs written here.
+
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+static NEXT_DIR: AtomicUsize = AtomicUsize::new(0);
+
+fn verdict(mode: &str, logs: &[&str]) -> (i32, String) {
+    let n = NEXT_DIR.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("vpoll-verdict-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let paths: Vec<_> = logs
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let p = dir.join(format!("log{i}"));
+            std::fs::write(&p, text).unwrap();
+            p
+        })
+        .collect();
+    let out = Command::new(env!("CARGO_BIN_EXE_vpoll-verdict")).arg(mode).args(&paths).output().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    (out.status.code().unwrap(), String::from_utf8(out.stdout).unwrap())
+}
+
+const GOOD: &str = "test result: ok. 30 passed; 0 failed; 0 ignored\nVPOLL-EXIT: 0\n";
+
+#[test]
+fn a_clean_run_passes_and_sums_host_and_guest() {
+    let host = "test result: ok. 5 passed; 0 failed; 0 ignored\n";
+    assert_eq!(verdict("test", &[GOOD, host]), (0, "35 passed, 0 failed\n".into()));
+}
+
+#[test]
+fn a_kernel_warning_fails_a_run_whose_tests_passed() {
+    let log = format!("[ 1.0] WARNING: CPU: 0 PID: 1 at fs/x.c:1\n{GOOD}");
+    assert_eq!(verdict("test", &[&log]), (1, "30 passed, 1 failed\n".into()));
+}
+
+#[test]
+fn failed_host_tests_fail_a_clean_guest_run() {
+    let host = "test result: FAILED. 4 passed; 1 failed; 0 ignored\n";
+    assert_eq!(verdict("test", &[GOOD, host]), (1, "34 passed, 1 failed\n".into()));
+}
+
+#[test]
+fn failed_tests_fail() {
+    let log = "test result: FAILED. 28 passed; 2 failed; 0 ignored\nVPOLL-EXIT: 101\n";
+    assert_eq!(verdict("test", &[log]), (1, "28 passed, 2 failed\n".into()));
+}
+
+#[test]
+fn a_guest_that_never_finished_fails() {
+    assert_eq!(verdict("test", &["running 30 tests\n"]).0, 1);
+    assert_eq!(verdict("test", &["VPOLL-EXIT: 0\n"]), (1, "0 passed, 1 failed\n".into()));
+}
+
+#[test]
+fn run_mode_exits_with_the_programs_status() {
+    assert_eq!(verdict("run", &["hello\nVPOLL-EXIT: 0\n"]).0, 0);
+    assert_eq!(verdict("run", &["VPOLL-EXIT: 3\n"]).0, 3);
+    assert_eq!(verdict("run", &["BUG: x\nVPOLL-EXIT: 3\n"]).0, 1);
+    assert_eq!(verdict("bogus", &["x"]).0, 2);
+}

@@ -1,0 +1,8 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! Shared pieces of vpoll's tests: the verdict on a guest console log, a thin
+//! `/dev/vpoll` handle, and waiters that prove they are blocked in the kernel.
+
+pub mod console;
+pub mod device;
+pub mod waiter;

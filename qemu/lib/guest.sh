@@ -1,0 +1,79 @@
+# SPDX-License-Identifier: MIT OR Apache-2.0
+# The guest: statically linked user programs, the initramfs, and booting it.
+
+GUEST_TARGET=x86_64-unknown-linux-gnu
+# Host cargo builds share a target dir in the cache, so a fresh clone reuses them.
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/cargo-target}
+GUEST_CPUS=2
+
+# cargo_guest TARGET ARGS...: cargo for the guest, statically linked (the
+# initramfs has no libc); prints the path of the executable of cargo target TARGET.
+cargo_guest() {
+    local name=$1
+    shift
+    RUSTFLAGS="-C target-feature=+crt-static" cargo "$@" --target "$GUEST_TARGET" \
+        --message-format=json-render-diagnostics |
+        python3 -c 'import json,sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") \
+            and m["target"]["name"] == sys.argv[1]:
+        print(m["executable"])' "$name"
+}
+
+# guest_programs: build the guest suite and the demo; sets GUEST_TESTS, GUEST_DEMO.
+guest_programs() {
+    step "guest programs"
+    log "cargo: building the guest suite and demo (static, $GUEST_TARGET)"
+    local out
+    out=$(cd "$REPO" && cargo_guest guest test -p vpoll-tests --features guest --test guest --no-run) ||
+        die "cargo could not build the guest suite" "cd $REPO && cargo test -p vpoll-tests --features guest --no-run"
+    GUEST_TESTS=$(grep -m1 . <<<"$out")
+    out=$(cd "$REPO" && cargo_guest vpoll-demo build -p vpoll-tests --bin vpoll-demo) ||
+        die "cargo could not build the demo" "cd $REPO && cargo build -p vpoll-tests --bin vpoll-demo"
+    GUEST_DEMO=$(grep -m1 . <<<"$out")
+    [ -x "$GUEST_TESTS" ] && [ -x "$GUEST_DEMO" ] || die "cargo built no executables" "rerun with CARGO_TERM_VERBOSE=true"
+}
+
+# initramfs_build OUT JOBSCRIPT [FILE...]: busybox, init, the module, and a job
+# directory with JOBSCRIPT as /job/run (empty for a shell) and FILEs beside it.
+initramfs_build() {
+    local out=$1 job=$2
+    shift 2
+    local list="$out.list" f
+    {
+        printf '%s\n' "dir /dev 0755 0 0" "nod /dev/console 0600 0 0 c 5 1" \
+            "dir /bin 0755 0 0" "dir /proc 0555 0 0" "dir /sys 0555 0 0" \
+            "dir /tmp 01777 0 0" "dir /root 0700 0 0" "dir /lib 0755 0 0" \
+            "dir /lib/modules 0755 0 0" "dir /job 0755 0 0" \
+            "file /bin/busybox /bin/busybox 0755 0 0" \
+            "file /init $QEMU_DIR/guest/init 0755 0 0" \
+            "file /lib/modules/vpoll.ko $KO 0644 0 0"
+        [ -z "$job" ] || echo "file /job/run $job 0755 0 0"
+        for f in "$@"; do
+            [ -e "$f" ] || die "no such file to copy into the guest: $f" "check the path"
+            echo "file /job/$(basename "$f") $(realpath "$f") 0755 0 0"
+        done
+    } >"$list"
+    "$KBUILD/usr/gen_init_cpio" "$list" | gzip -1 >"$out" ||
+        die "gen_init_cpio failed" "check $list"
+}
+
+# vm_boot INITRD CONSOLE_LOG TIMEOUT [interactive]: boot the test kernel;
+# the console goes to the terminal and to CONSOLE_LOG.
+vm_boot() {
+    local initrd=$1 logf=$2 limit=$3 mode=${4:-batch}
+    local -a qemu=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp "$GUEST_CPUS"
+        -m 1G -no-reboot -kernel "$BZIMAGE" -initrd "$initrd"
+        -append "console=ttyS0 loglevel=5 panic=-1 rdinit=/init")
+    if [ "$mode" = interactive ]; then
+        "${qemu[@]}" -nographic | tee "$logf"
+        return
+    fi
+    log "booting the test kernel ($GUEST_CPUS vCPUs, TCG; watchdog ${limit}s; console log: $logf)"
+    local rc=0
+    timeout --kill-after=10 "$limit" "${qemu[@]}" -display none -monitor none -serial stdio \
+        </dev/null 2>"$logf.qemu" | tee "$logf" || rc=$?
+    [ "$rc" -ne 124 ] || log "watchdog: the guest did not finish within ${limit}s"
+    [ "$rc" -eq 0 ] || [ "$rc" -eq 124 ] || { cat "$logf.qemu" >&2; die "qemu exited with status $rc" "see $logf.qemu"; }
+}

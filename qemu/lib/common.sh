@@ -15,6 +15,11 @@ STEP="setup"
 RUSTC_KERNEL=/usr/bin/rustc
 LLVM_SUFFIX=-19
 
+# rustup's cargo for user-space builds, also when called without a login shell.
+if ! command -v cargo >/dev/null && [ -x "$HOME/.cargo/bin/cargo" ]; then
+    PATH="$HOME/.cargo/bin:$PATH"
+fi
+
 _t0=$(date +%s)
 
 log() { printf '[vpoll %4ss] %s\n' "$(($(date +%s) - _t0))" "$*" >&2; }

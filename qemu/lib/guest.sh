@@ -21,7 +21,8 @@ for line in sys.stdin:
         print(m["executable"])' "$name"
 }
 
-# guest_programs: build the guest suite and the demo; sets GUEST_TESTS, GUEST_DEMO.
+# guest_programs: build the guest suite, the demo and the 32-bit client; sets
+# GUEST_TESTS, GUEST_DEMO, GUEST_COMPAT32.
 guest_programs() {
     step "guest programs"
     log "cargo: building the guest suite and demo (static, $GUEST_TARGET)"
@@ -33,6 +34,11 @@ guest_programs() {
         die "cargo could not build the demo" "cd $REPO && cargo build -p vpoll-tests --bin vpoll-demo"
     GUEST_DEMO=$(grep -m1 . <<<"$out")
     [ -x "$GUEST_TESTS" ] && [ -x "$GUEST_DEMO" ] || die "cargo built no executables" "rerun with CARGO_TERM_VERBOSE=true"
+    GUEST_COMPAT32="$CACHE/guest/vpoll32"
+    mkdir -p "$CACHE/guest"
+    log "gcc -m32: building the 32-bit client"
+    run_logged "$CACHE/logs/vpoll32.log" gcc -m32 -static -O2 -Wall -Wextra -Werror \
+        -o "$GUEST_COMPAT32" "$REPO/tests/compat32/vpoll32.c"
 }
 
 # initramfs_build OUT JOBSCRIPT [FILE...]: busybox, init, the module, and a job
@@ -65,7 +71,7 @@ vm_boot() {
     local initrd=$1 logf=$2 limit=$3 mode=${4:-batch}
     local -a qemu=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp "$GUEST_CPUS"
         -m 1G -no-reboot -kernel "$BZIMAGE" -initrd "$initrd"
-        -append "console=ttyS0 loglevel=5 panic=-1 rdinit=/init")
+        -append "console=ttyS0 loglevel=5 oops=panic panic=-1 rdinit=/init")
     if [ "$mode" = interactive ]; then
         "${qemu[@]}" -nographic | tee "$logf"
         return

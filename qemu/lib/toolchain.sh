@@ -5,6 +5,7 @@ APT_PACKAGES=(
     rustc-web rust-web-src
     clang-19 lld-19 llvm-19 libclang-19-dev
     flex bison bc libelf-dev cpio busybox-static qemu-system-x86 kmod
+    gcc-multilib
 )
 BINDGEN_VERSION=0.72.1
 BINDGEN="$CACHE/tools/bindgen-$BINDGEN_VERSION/bin/bindgen"
@@ -27,6 +28,8 @@ toolchain_install() {
     else
         log "apt packages present"
     fi
+    command -v cargo >/dev/null ||
+        die "cargo not found (user-space programs are built with it)" "install Rust with rustup"
     [ -x "$RUSTC_KERNEL" ] || die "$RUSTC_KERNEL missing after install" "apt-get install rustc-web"
     if [ ! -x "$BINDGEN" ]; then
         log "cargo: installing bindgen-cli $BINDGEN_VERSION (about a minute)"

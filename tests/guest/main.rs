@@ -8,4 +8,5 @@
 mod abi;
 mod lifecycle;
 mod protocol;
+mod system;
 mod wakeup;

@@ -28,7 +28,7 @@ use kernel::{
     uaccess::{
         UserSliceReader,
         UserSliceWriter, //
-    },
+    }, //
 };
 
 use crate::{

@@ -66,10 +66,17 @@ mod tests {
     fn event_bits_match_libc() {
         use events::*;
         let pairs = [
-            (IN, libc::EPOLLIN), (PRI, libc::EPOLLPRI), (OUT, libc::EPOLLOUT),
-            (ERR, libc::EPOLLERR), (HUP, libc::EPOLLHUP), (RDNORM, libc::EPOLLRDNORM),
-            (RDBAND, libc::EPOLLRDBAND), (WRNORM, libc::EPOLLWRNORM),
-            (WRBAND, libc::EPOLLWRBAND), (MSG, libc::EPOLLMSG), (RDHUP, libc::EPOLLRDHUP),
+            (IN, libc::EPOLLIN),
+            (PRI, libc::EPOLLPRI),
+            (OUT, libc::EPOLLOUT),
+            (ERR, libc::EPOLLERR),
+            (HUP, libc::EPOLLHUP),
+            (RDNORM, libc::EPOLLRDNORM),
+            (RDBAND, libc::EPOLLRDBAND),
+            (WRNORM, libc::EPOLLWRNORM),
+            (WRBAND, libc::EPOLLWRBAND),
+            (MSG, libc::EPOLLMSG),
+            (RDHUP, libc::EPOLLRDHUP),
         ];
         for (ours, theirs) in pairs {
             assert_eq!(ours, theirs as u32);

@@ -8,9 +8,18 @@ use vpoll_tests::device::Device;
 
 #[test]
 fn ioctl_numbers_are_io_caret_1_to_3() {
-    assert_eq!(abi::VPOLL_IO_ADDEVENTS as u64, nix::request_code_none!(b'^', 1) as u64);
-    assert_eq!(abi::VPOLL_IO_DELEVENTS as u64, nix::request_code_none!(b'^', 2) as u64);
-    assert_eq!(abi::VPOLL_IO_SETEVENTS as u64, nix::request_code_none!(b'^', 3) as u64);
+    assert_eq!(
+        abi::VPOLL_IO_ADDEVENTS as u64,
+        nix::request_code_none!(b'^', 1)
+    );
+    assert_eq!(
+        abi::VPOLL_IO_DELEVENTS as u64,
+        nix::request_code_none!(b'^', 2)
+    );
+    assert_eq!(
+        abi::VPOLL_IO_SETEVENTS as u64,
+        nix::request_code_none!(b'^', 3)
+    );
 }
 
 #[test]
@@ -45,10 +54,16 @@ fn every_event_bit_is_stored() {
 fn arguments_are_masked_with_epollallmask() {
     let dev = Device::open().unwrap();
     assert_eq!(dev.add(u32::MAX), EPOLLALLMASK);
-    assert_eq!(dev.set(libc::EPOLLET as u32 | libc::EPOLLONESHOT as u32 | IN), IN);
+    assert_eq!(
+        dev.set(libc::EPOLLET as u32 | libc::EPOLLONESHOT as u32 | IN),
+        IN
+    );
     assert_eq!(dev.del(libc::EPOLLEXCLUSIVE as u32), IN);
     // Bits beyond 32 of the ioctl argument are not events either.
-    assert_eq!(dev.ioctl(abi::VPOLL_IO_SETEVENTS, (1 << 40) | u64::from(OUT)), Ok(OUT));
+    assert_eq!(
+        dev.ioctl(abi::VPOLL_IO_SETEVENTS, (1 << 40) | u64::from(OUT)),
+        Ok(OUT)
+    );
 }
 
 #[test]
@@ -65,7 +80,11 @@ fn unknown_commands_are_enotty_and_change_nothing() {
         u32::MAX,
     ];
     for cmd in unknown {
-        assert_eq!(dev.ioctl(cmd, u64::from(OUT)), Err(Errno::ENOTTY), "cmd {cmd:#x}");
+        assert_eq!(
+            dev.ioctl(cmd, u64::from(OUT)),
+            Err(Errno::ENOTTY),
+            "cmd {cmd:#x}"
+        );
     }
     assert_eq!(dev.mask(), IN | PRI);
 }

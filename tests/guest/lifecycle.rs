@@ -24,7 +24,11 @@ fn unload() -> Result<(), Errno> {
 
 fn load(params: &str) -> Result<(), Errno> {
     let ko = std::fs::File::open(module_path()).expect("the module file");
-    finit_module(&ko, &CString::new(params).unwrap(), ModuleInitFlags::empty())
+    finit_module(
+        &ko,
+        &CString::new(params).unwrap(),
+        ModuleInitFlags::empty(),
+    )
 }
 
 /// Puts the default module back, whatever a test did to it.
@@ -68,14 +72,25 @@ fn open_and_add_in() -> i32 {
         if fd < 0 {
             return *libc::__errno_location();
         }
-        let mask = libc::ioctl(fd, abi::VPOLL_IO_ADDEVENTS as _, abi::events::IN as libc::c_ulong);
-        if mask == abi::events::IN as i32 { 0 } else { 100 }
+        let mask = libc::ioctl(
+            fd,
+            abi::VPOLL_IO_ADDEVENTS as _,
+            abi::events::IN as libc::c_ulong,
+        );
+        if mask == abi::events::IN as i32 {
+            0
+        } else {
+            100
+        }
     }
 }
 
 fn node_mode() -> u32 {
     let meta = std::fs::metadata(DEVICE).expect("stat /dev/vpoll");
-    assert!(meta.file_type().is_char_device(), "/dev/vpoll is not a character device");
+    assert!(
+        meta.file_type().is_char_device(),
+        "/dev/vpoll is not a character device"
+    );
     meta.permissions().mode() & 0o7777
 }
 
@@ -95,10 +110,17 @@ fn rmmod_is_refused_while_an_fd_is_open_and_clean_after() {
     let dev = Device::open().unwrap();
     dev.add(abi::events::IN);
     assert_eq!(unload(), Err(Errno::EWOULDBLOCK), "unload under an open fd");
-    assert_eq!(dev.mask(), abi::events::IN, "the fd still works after the refusal");
+    assert_eq!(
+        dev.mask(),
+        abi::events::IN,
+        "the fd still works after the refusal"
+    );
     drop(dev);
     assert_eq!(unload(), Ok(()));
-    assert!(!Path::new(DEVICE).exists(), "/dev/vpoll outlived the module");
+    assert!(
+        !Path::new(DEVICE).exists(),
+        "/dev/vpoll outlived the module"
+    );
     assert_eq!(load(""), Ok(()));
     assert_eq!(Device::open().unwrap().mask(), 0);
 }
@@ -108,8 +130,11 @@ fn an_epoll_set_does_not_keep_a_closed_fd_or_the_module() {
     let _restore = RestoreModule;
     let dev = Device::open().unwrap();
     let ep = nix::sys::epoll::Epoll::new(nix::sys::epoll::EpollCreateFlags::EPOLL_CLOEXEC).unwrap();
-    ep.add(&dev, nix::sys::epoll::EpollEvent::new(nix::sys::epoll::EpollFlags::EPOLLIN, 0))
-        .unwrap();
+    ep.add(
+        &dev,
+        nix::sys::epoll::EpollEvent::new(nix::sys::epoll::EpollFlags::EPOLLIN, 0),
+    )
+    .unwrap();
     drop(dev); // the epoll set does not hold the file: closing it releases the object
     assert_eq!(unload(), Ok(()));
     drop(ep);
@@ -122,7 +147,11 @@ fn the_mode_parameter_sets_the_node_mode() {
     load("mode=0600").unwrap();
     assert_eq!(node_mode(), 0o600);
     assert_eq!(as_nobody(open_and_add_in), libc::EACCES);
-    assert_eq!(Device::open().unwrap().add(abi::events::OUT), abi::events::OUT, "root still can");
+    assert_eq!(
+        Device::open().unwrap().add(abi::events::OUT),
+        abi::events::OUT,
+        "root still can"
+    );
 }
 
 #[test]

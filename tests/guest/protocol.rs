@@ -23,8 +23,15 @@ fn read_gives_the_mask_as_a_native_u64() {
     let dev = Device::open().unwrap();
     dev.set(IN | RDHUP);
     let mut buf = [0xffu8; 16];
-    assert_eq!(raw_read(&dev, buf.as_mut_ptr(), 16), Ok(8), "a longer buffer reads one u64");
-    assert_eq!(u64::from_ne_bytes(buf[..8].try_into().unwrap()), u64::from(IN | RDHUP));
+    assert_eq!(
+        raw_read(&dev, buf.as_mut_ptr(), 16),
+        Ok(8),
+        "a longer buffer reads one u64"
+    );
+    assert_eq!(
+        u64::from_ne_bytes(buf[..8].try_into().unwrap()),
+        u64::from(IN | RDHUP)
+    );
     assert_eq!(buf[8..], [0xff; 8], "nothing written past 8 bytes");
 }
 
@@ -33,7 +40,11 @@ fn read_below_eight_bytes_is_einval() {
     let dev = Device::open().unwrap();
     let mut buf = [0u8; 8];
     for len in 0..8 {
-        assert_eq!(raw_read(&dev, buf.as_mut_ptr(), len), Err(Errno::EINVAL), "len {len}");
+        assert_eq!(
+            raw_read(&dev, buf.as_mut_ptr(), len),
+            Err(Errno::EINVAL),
+            "len {len}"
+        );
     }
 }
 
@@ -47,9 +58,21 @@ fn read_never_blocks_on_an_empty_mask() {
 fn bad_user_pointers_are_efault() {
     let dev = Device::open().unwrap();
     dev.set(OUT);
-    for bad in [std::ptr::null_mut(), 8 as *mut u8, (usize::MAX - 7) as *mut u8] {
-        assert_eq!(raw_read(&dev, bad, 8), Err(Errno::EFAULT), "read to {bad:p}");
-        assert_eq!(raw_write(&dev, bad, 8), Err(Errno::EFAULT), "write from {bad:p}");
+    for bad in [
+        std::ptr::null_mut(),
+        8 as *mut u8,
+        (usize::MAX - 7) as *mut u8,
+    ] {
+        assert_eq!(
+            raw_read(&dev, bad, 8),
+            Err(Errno::EFAULT),
+            "read to {bad:p}"
+        );
+        assert_eq!(
+            raw_write(&dev, bad, 8),
+            Err(Errno::EFAULT),
+            "write from {bad:p}"
+        );
     }
     assert_eq!(dev.mask(), OUT, "a failed write changes nothing");
 }
@@ -57,14 +80,24 @@ fn bad_user_pointers_are_efault() {
 #[test]
 fn write_speaks_efd_vpoll_commands() {
     let dev = Device::open().unwrap();
-    assert_eq!(dev.command(EFD_VPOLL_ADDEVENTS | u64::from(IN | PRI)), Ok(8));
+    assert_eq!(
+        dev.command(EFD_VPOLL_ADDEVENTS | u64::from(IN | PRI)),
+        Ok(8)
+    );
     assert_eq!(dev.mask(), IN | PRI);
     assert_eq!(dev.command(EFD_VPOLL_DELEVENTS | u64::from(IN)), Ok(8));
     assert_eq!(dev.mask(), PRI);
-    assert_eq!(dev.command(EFD_VPOLL_MODEVENTS | u64::from(HUP | ERR)), Ok(8));
+    assert_eq!(
+        dev.command(EFD_VPOLL_MODEVENTS | u64::from(HUP | ERR)),
+        Ok(8)
+    );
     assert_eq!(dev.mask(), HUP | ERR);
     assert_eq!(dev.command(EFD_VPOLL_MODEVENTS | 0xffff_ffff), Ok(8));
-    assert_eq!(dev.mask(), EPOLLALLMASK, "events are masked with EPOLLALLMASK");
+    assert_eq!(
+        dev.mask(),
+        EPOLLALLMASK,
+        "events are masked with EPOLLALLMASK"
+    );
 }
 
 #[test]
@@ -83,10 +116,18 @@ fn bad_writes_are_einval_and_change_nothing() {
     dev.set(IN);
     let cmd = (EFD_VPOLL_ADDEVENTS | u64::from(OUT)).to_ne_bytes();
     for len in 0..8 {
-        assert_eq!(raw_write(&dev, cmd.as_ptr(), len), Err(Errno::EINVAL), "len {len}");
+        assert_eq!(
+            raw_write(&dev, cmd.as_ptr(), len),
+            Err(Errno::EINVAL),
+            "len {len}"
+        );
     }
     for op in [0u64, 4, 0x1_0001, u64::from(u32::MAX)] {
-        assert_eq!(dev.command((op << 32) | u64::from(OUT)), Err(Errno::EINVAL), "op {op:#x}");
+        assert_eq!(
+            dev.command((op << 32) | u64::from(OUT)),
+            Err(Errno::EINVAL),
+            "op {op:#x}"
+        );
     }
     assert_eq!(dev.mask(), IN);
 }
@@ -102,9 +143,18 @@ fn ioctl_and_write_act_on_the_same_mask() {
 #[test]
 fn fdinfo_shows_the_mask() {
     let dev = Device::open().unwrap();
-    let fdinfo = || std::fs::read_to_string(format!("/proc/self/fdinfo/{}", dev.as_raw_fd())).unwrap();
-    assert!(fdinfo().lines().any(|l| l == "vpoll-events:\t0x00000000"), "{}", fdinfo());
+    let fdinfo =
+        || std::fs::read_to_string(format!("/proc/self/fdinfo/{}", dev.as_raw_fd())).unwrap();
+    assert!(
+        fdinfo().lines().any(|l| l == "vpoll-events:\t0x00000000"),
+        "{}",
+        fdinfo()
+    );
     dev.set(IN | OUT | RDHUP);
     let line = format!("{FDINFO_KEY}\t{:#010x}", IN | OUT | RDHUP);
-    assert!(fdinfo().lines().any(|l| l == line), "want {line:?} in:\n{}", fdinfo());
+    assert!(
+        fdinfo().lines().any(|l| l == line),
+        "want {line:?} in:\n{}",
+        fdinfo()
+    );
 }

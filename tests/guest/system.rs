@@ -20,11 +20,19 @@ fn every_cpu_given_to_the_guest_is_online() {
 fn a_32_bit_client_uses_the_same_abi() {
     let client = std::env::var("VPOLL_COMPAT32")
         .expect("VPOLL_COMPAT32: run this suite through qemu/vm test");
-    let out = Command::new(&client).output().expect("running the 32-bit client");
+    let out = Command::new(&client)
+        .output()
+        .expect("running the 32-bit client");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{client} failed:\n{stdout}");
-    let line = stdout.lines().find_map(|l| l.strip_prefix("vpoll32: ")).unwrap_or_default();
-    let counts: Vec<u32> = line.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("vpoll32: "))
+        .unwrap_or_default();
+    let counts: Vec<u32> = line
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
     assert!(
         matches!(counts[..], [passed, total] if passed == total && total >= 13),
         "want every one of the client's 13+ checks to pass:\n{stdout}"

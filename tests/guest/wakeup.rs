@@ -35,7 +35,11 @@ where
 
 fn poll_for(events: u32) -> impl FnOnce(RawFd) -> u32 {
     move |fd| {
-        let mut p = libc::pollfd { fd, events: events as i16, revents: 0 };
+        let mut p = libc::pollfd {
+            fd,
+            events: events as i16,
+            revents: 0,
+        };
         // SAFETY: one valid pollfd.
         let n = unsafe { libc::poll(&mut p, 1, LIMIT_MS) };
         assert_eq!(n, 1, "poll timed out or failed");
@@ -45,8 +49,15 @@ fn poll_for(events: u32) -> impl FnOnce(RawFd) -> u32 {
 
 fn ppoll_for(events: u32) -> impl FnOnce(RawFd) -> u32 {
     move |fd| {
-        let mut p = libc::pollfd { fd, events: events as i16, revents: 0 };
-        let limit = libc::timespec { tv_sec: WAIT_LIMIT.as_secs() as _, tv_nsec: 0 };
+        let mut p = libc::pollfd {
+            fd,
+            events: events as i16,
+            revents: 0,
+        };
+        let limit = libc::timespec {
+            tv_sec: WAIT_LIMIT.as_secs() as _,
+            tv_nsec: 0,
+        };
         // SAFETY: a zeroed sigset is a valid argument for sigaddset.
         let mut mask: libc::sigset_t = unsafe { std::mem::zeroed() };
         // SAFETY: `mask` is a valid sigset; ppoll gets valid pointers.
@@ -78,14 +89,23 @@ fn select_for(sets: u32, use_pselect: bool) -> impl FnOnce(RawFd) -> u32 {
             }
             let [r, w, x] = &mut all;
             let n = if use_pselect {
-                let limit = libc::timespec { tv_sec: WAIT_LIMIT.as_secs() as _, tv_nsec: 0 };
+                let limit = libc::timespec {
+                    tv_sec: WAIT_LIMIT.as_secs() as _,
+                    tv_nsec: 0,
+                };
                 libc::pselect(fd + 1, r, w, x, &limit, std::ptr::null())
             } else {
-                let mut limit = libc::timeval { tv_sec: WAIT_LIMIT.as_secs() as _, tv_usec: 0 };
+                let mut limit = libc::timeval {
+                    tv_sec: WAIT_LIMIT.as_secs() as _,
+                    tv_usec: 0,
+                };
                 libc::select(fd + 1, r, w, x, &mut limit)
             };
             assert!(n >= 1, "select timed out or failed: {n}");
-            (0..3).filter(|&i| libc::FD_ISSET(fd, &all[i])).map(|i| 1 << i).sum()
+            (0..3)
+                .filter(|&i| libc::FD_ISSET(fd, &all[i]))
+                .map(|i| 1 << i)
+                .sum()
         }
     }
 }
@@ -107,7 +127,10 @@ fn epoll_with(fd: RawFd, interest: u32) -> RawFd {
     unsafe {
         let epfd = libc::epoll_create1(libc::EPOLL_CLOEXEC);
         assert!(epfd >= 0);
-        let mut ev = libc::epoll_event { events: interest, u64: fd as u64 };
+        let mut ev = libc::epoll_event {
+            events: interest,
+            u64: fd as u64,
+        };
         assert_eq!(libc::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, fd, &mut ev), 0);
         epfd
     }
@@ -123,7 +146,10 @@ fn epoll_wait(epfd: RawFd, timeout_ms: i32) -> Vec<u32> {
 
 #[test]
 fn poll_wakes_for_its_event_only() {
-    assert_eq!(raise_and_observe(poll_for(PRI), IN | OUT | RDNORM, PRI), PRI);
+    assert_eq!(
+        raise_and_observe(poll_for(PRI), IN | OUT | RDNORM, PRI),
+        PRI
+    );
 }
 
 #[test]
@@ -134,30 +160,51 @@ fn poll_wakes_for_hup_and_err_unasked() {
 
 #[test]
 fn ppoll_with_a_signal_mask_wakes_for_its_event_only() {
-    assert_eq!(raise_and_observe(ppoll_for(IN | RDHUP), PRI | OUT, RDHUP), RDHUP);
+    assert_eq!(
+        raise_and_observe(ppoll_for(IN | RDHUP), PRI | OUT, RDHUP),
+        RDHUP
+    );
 }
 
 #[test]
 fn select_read_set_wakes_for_readable_events_only() {
-    assert_eq!(raise_and_observe(select_for(READABLE, false), OUT | PRI, IN), READABLE);
-    assert_eq!(raise_and_observe(select_for(READABLE, false), WRBAND, HUP), READABLE);
+    assert_eq!(
+        raise_and_observe(select_for(READABLE, false), OUT | PRI, IN),
+        READABLE
+    );
+    assert_eq!(
+        raise_and_observe(select_for(READABLE, false), WRBAND, HUP),
+        READABLE
+    );
 }
 
 #[test]
 fn select_write_set_wakes_for_writable_events_only() {
-    assert_eq!(raise_and_observe(select_for(WRITABLE, false), IN | PRI, OUT), WRITABLE);
+    assert_eq!(
+        raise_and_observe(select_for(WRITABLE, false), IN | PRI, OUT),
+        WRITABLE
+    );
 }
 
 #[test]
 fn select_except_set_wakes_for_pri_only() {
-    assert_eq!(raise_and_observe(select_for(EXCEPTIONAL, false), IN | OUT | HUP, PRI), EXCEPTIONAL);
+    assert_eq!(
+        raise_and_observe(select_for(EXCEPTIONAL, false), IN | OUT | HUP, PRI),
+        EXCEPTIONAL
+    );
 }
 
 #[test]
 fn pselect_wakes_for_its_sets_only() {
     let all = READABLE | WRITABLE | EXCEPTIONAL;
-    assert_eq!(raise_and_observe(select_for(READABLE, true), OUT, RDNORM), READABLE);
-    assert_eq!(raise_and_observe(select_for(all, true), MSG, WRNORM), WRITABLE);
+    assert_eq!(
+        raise_and_observe(select_for(READABLE, true), OUT, RDNORM),
+        READABLE
+    );
+    assert_eq!(
+        raise_and_observe(select_for(all, true), MSG, WRNORM),
+        WRITABLE
+    );
 }
 
 #[test]
@@ -186,7 +233,11 @@ fn edge_triggered_readd_signals_again() {
     assert_eq!(epoll_wait(ep, 0), [IN]);
     assert_eq!(epoll_wait(ep, 0), [], "one edge, one event");
     dev.add(IN);
-    assert_eq!(epoll_wait(ep, 0), [IN], "re-ADD of a pending event is a new edge");
+    assert_eq!(
+        epoll_wait(ep, 0),
+        [IN],
+        "re-ADD of a pending event is a new edge"
+    );
     dev.set(IN | OUT);
     assert_eq!(epoll_wait(ep, 0), [IN], "SET asserts every bit it sets");
     // SAFETY: we own ep.
@@ -199,7 +250,11 @@ fn edge_triggered_ignores_events_it_did_not_ask_for() {
     dev.add(IN);
     assert_eq!(epoll_wait(ep, 0), [IN]);
     dev.add(PRI | OUT);
-    assert_eq!(epoll_wait(ep, 0), [], "the wakeup key is the asserted events only");
+    assert_eq!(
+        epoll_wait(ep, 0),
+        [],
+        "the wakeup key is the asserted events only"
+    );
     dev.set(0);
     dev.set(PRI);
     assert_eq!(epoll_wait(ep, 0), []);

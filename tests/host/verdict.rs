@@ -20,9 +20,16 @@ fn verdict(mode: &str, logs: &[&str]) -> (i32, String) {
             p
         })
         .collect();
-    let out = Command::new(env!("CARGO_BIN_EXE_vpoll-verdict")).arg(mode).args(&paths).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_vpoll-verdict"))
+        .arg(mode)
+        .args(&paths)
+        .output()
+        .unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
-    (out.status.code().unwrap(), String::from_utf8(out.stdout).unwrap())
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stdout).unwrap(),
+    )
 }
 
 const GOOD: &str = "test result: ok. 30 passed; 0 failed; 0 ignored\nVPOLL-EXIT: 0\n";
@@ -30,19 +37,28 @@ const GOOD: &str = "test result: ok. 30 passed; 0 failed; 0 ignored\nVPOLL-EXIT:
 #[test]
 fn a_clean_run_passes_and_sums_host_and_guest() {
     let host = "test result: ok. 5 passed; 0 failed; 0 ignored\n";
-    assert_eq!(verdict("test", &[GOOD, host]), (0, "35 passed, 0 failed\n".into()));
+    assert_eq!(
+        verdict("test", &[GOOD, host]),
+        (0, "35 passed, 0 failed\n".into())
+    );
 }
 
 #[test]
 fn a_kernel_warning_fails_a_run_whose_tests_passed() {
     let log = format!("[ 1.0] WARNING: CPU: 0 PID: 1 at fs/x.c:1\n{GOOD}");
-    assert_eq!(verdict("test", &[&log]), (1, "30 passed, 1 failed\n".into()));
+    assert_eq!(
+        verdict("test", &[&log]),
+        (1, "30 passed, 1 failed\n".into())
+    );
 }
 
 #[test]
 fn failed_host_tests_fail_a_clean_guest_run() {
     let host = "test result: FAILED. 4 passed; 1 failed; 0 ignored\n";
-    assert_eq!(verdict("test", &[GOOD, host]), (1, "34 passed, 1 failed\n".into()));
+    assert_eq!(
+        verdict("test", &[GOOD, host]),
+        (1, "34 passed, 1 failed\n".into())
+    );
 }
 
 #[test]
@@ -54,7 +70,10 @@ fn failed_tests_fail() {
 #[test]
 fn a_guest_that_never_finished_fails() {
     assert_eq!(verdict("test", &["running 30 tests\n"]).0, 1);
-    assert_eq!(verdict("test", &["VPOLL-EXIT: 0\n"]), (1, "0 passed, 1 failed\n".into()));
+    assert_eq!(
+        verdict("test", &["VPOLL-EXIT: 0\n"]),
+        (1, "0 passed, 1 failed\n".into())
+    );
 }
 
 #[test]

@@ -9,15 +9,15 @@ pub const EXIT_MARKER: &str = "VPOLL-EXIT:";
 
 /// Substrings that start a kernel report. Any of them on the console is a failure.
 const REPORT_PATTERNS: &[&str] = &[
-    "BUG:",              // BUG(), KASAN, sleeping in atomic, NULL dereference
-    "Oops",              // oops header
-    "WARNING:",          // WARN(), lockdep's "possible circular locking"
-    "INFO:",             // lockdep and RCU stall details, hung tasks
-    "Kernel panic",      // panic
+    "BUG:",         // BUG(), KASAN, sleeping in atomic, NULL dereference
+    "Oops",         // oops header
+    "WARNING:",     // WARN(), lockdep's "possible circular locking"
+    "INFO:",        // lockdep and RCU stall details, hung tasks
+    "Kernel panic", // panic
     "general protection fault",
     "unreferenced object", // kmemleak
     "UBSAN:",
-    "Call Trace:",       // any stack dump
+    "Call Trace:", // any stack dump
 ];
 
 /// What a console log says.
@@ -72,7 +72,9 @@ pub fn libtest_counts(line: &str) -> Option<(u64, u64)> {
     let mut failed = None;
     for part in counts.split(';') {
         let mut words = part.split_whitespace();
-        let (Some(n), Some(what)) = (words.next(), words.next()) else { continue };
+        let (Some(n), Some(what)) = (words.next(), words.next()) else {
+            continue;
+        };
         match what {
             "passed" => passed = Some(n.parse().ok()?),
             "failed" => failed = Some(n.parse().ok()?),
@@ -127,8 +129,14 @@ mod tests {
 
     #[test]
     fn malformed_summaries_are_ignored() {
-        assert_eq!(libtest_counts("test result: ok. lots passed; 0 failed"), None);
+        assert_eq!(
+            libtest_counts("test result: ok. lots passed; 0 failed"),
+            None
+        );
         assert_eq!(libtest_counts("test result: ok. 1 passed"), None);
-        assert_eq!(libtest_counts("  test result: ok. 1 passed; 0 failed; 0 ignored"), Some((1, 0)));
+        assert_eq!(
+            libtest_counts("  test result: ok. 1 passed; 0 failed; 0 ignored"),
+            Some((1, 0))
+        );
     }
 }

@@ -37,23 +37,30 @@ impl Device {
 
     /// `VPOLL_IO_ADDEVENTS`; returns the resulting mask.
     pub fn add(&self, events: u32) -> u32 {
-        self.ioctl(abi::VPOLL_IO_ADDEVENTS, events.into()).expect("VPOLL_IO_ADDEVENTS")
+        self.ioctl(abi::VPOLL_IO_ADDEVENTS, events.into())
+            .expect("VPOLL_IO_ADDEVENTS")
     }
 
     /// `VPOLL_IO_DELEVENTS`; returns the resulting mask.
     pub fn del(&self, events: u32) -> u32 {
-        self.ioctl(abi::VPOLL_IO_DELEVENTS, events.into()).expect("VPOLL_IO_DELEVENTS")
+        self.ioctl(abi::VPOLL_IO_DELEVENTS, events.into())
+            .expect("VPOLL_IO_DELEVENTS")
     }
 
     /// `VPOLL_IO_SETEVENTS`; returns the resulting mask.
     pub fn set(&self, events: u32) -> u32 {
-        self.ioctl(abi::VPOLL_IO_SETEVENTS, events.into()).expect("VPOLL_IO_SETEVENTS")
+        self.ioctl(abi::VPOLL_IO_SETEVENTS, events.into())
+            .expect("VPOLL_IO_SETEVENTS")
     }
 
     /// The pending mask, by an 8-byte `read`.
     pub fn mask(&self) -> u32 {
         let mut buf = [0u8; 8];
-        assert_eq!(nix::unistd::read(&self.0, &mut buf), Ok(8), "read of the mask");
+        assert_eq!(
+            nix::unistd::read(&self.0, &mut buf),
+            Ok(8),
+            "read of the mask"
+        );
         let mask = u64::from_ne_bytes(buf);
         u32::try_from(mask).expect("mask fits in 32 bits")
     }

@@ -39,7 +39,11 @@ impl<T: Send + 'static> Waiter<T> {
     fn wait_until_asleep(&self) {
         let deadline = Instant::now() + WAIT_LIMIT;
         while thread_state(self.tid) != Some('S') {
-            assert!(Instant::now() < deadline, "waiter thread {} never blocked", self.tid);
+            assert!(
+                Instant::now() < deadline,
+                "waiter thread {} never blocked",
+                self.tid
+            );
             thread::sleep(Duration::from_millis(2));
         }
     }
@@ -51,7 +55,11 @@ impl<T: Send + 'static> Waiter<T> {
             Ok(_) => panic!("waiter woke although none of its events was raised"),
             Err(e) => panic!("waiter thread died: {e}"),
         }
-        assert_eq!(thread_state(self.tid), Some('S'), "waiter is no longer asleep");
+        assert_eq!(
+            thread_state(self.tid),
+            Some('S'),
+            "waiter is no longer asleep"
+        );
     }
 
     /// Waits for the call to return and gives its result.

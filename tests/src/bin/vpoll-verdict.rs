@@ -66,5 +66,9 @@ fn main() -> ExitCode {
         let failed = failed + u64::from(!ok && failed == 0);
         println!("{passed} passed, {failed} failed");
     }
-    if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

@@ -7,6 +7,14 @@
 /// (`EPOLLEXCLUSIVE`, `EPOLLWAKEUP`, `EPOLLONESHOT`, `EPOLLET`).
 pub(crate) const EPOLLALLMASK: u32 = 0x0fff_ffff;
 
+/// Bits of a mask that never travel in a wakeup key, because the kernel uses
+/// them there as signals rather than events: `POLLFREE` (0x4000) tells epoll,
+/// io_uring and aio that the wait queue is going away, so they detach and miss
+/// every later wakeup; `EPOLL_URING_WAKE` (bit 27) makes io_uring treat the
+/// wakeup as its own and turns a multishot poll into a one-shot. They stay
+/// valid in the mask itself, as in the C module.
+pub(crate) const WAKE_KEY_RESERVED: u32 = 0x4000 | (1 << 27);
+
 /// The ioctl type byte of the C module, `'^'`.
 const VPOLL_IOC_MAGIC: u32 = b'^' as u32;
 

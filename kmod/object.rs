@@ -11,6 +11,8 @@
 //! - The wakeup's poll key is the asserted events (the ADD argument, the whole
 //!   SET mask), not the resulting mask: epoll skips items that asked for none of
 //!   them, and a key of exactly `IN` or `OUT` wakes one `EPOLLEXCLUSIVE` waiter.
+//!   The bits in [`WAKE_KEY_RESERVED`] are left out of the key; if nothing is
+//!   left, the key is 0 ("anything may have changed") and every waiter re-polls.
 //! - DEL never wakes: no waiter can be satisfied by events going away.
 //! - The mask changes and the wakeup happen under the wait queue's lock, so a
 //!   waiter never misses a change and wakeups arrive in the order of changes.
@@ -77,7 +79,7 @@ impl Vpoll {
         };
         self.events.store(new, Ordering::Relaxed);
         if asserted != 0 {
-            queue.wake_up(asserted);
+            queue.wake_up(asserted & !WAKE_KEY_RESERVED);
         }
         new
     }

@@ -275,3 +275,33 @@ fn del_never_signals() {
     // SAFETY: we own ep.
     unsafe { libc::close(ep) };
 }
+
+/// `POLLFREE` in a wakeup key tells epoll that the wait queue is being freed.
+const POLLFREE: u32 = 0x4000;
+
+#[test]
+fn pollfree_in_the_mask_does_not_detach_epoll() {
+    let (dev, ep) = edge_triggered(IN);
+    assert_eq!(
+        dev.add(IN | POLLFREE),
+        IN | POLLFREE,
+        "0x4000 is a valid mask bit"
+    );
+    assert_eq!(epoll_wait(ep, 0), [IN]);
+    dev.add(IN);
+    assert_eq!(
+        epoll_wait(ep, 0),
+        [IN],
+        "the epoll item is still on the wait queue"
+    );
+    dev.set(POLLFREE);
+    dev.add(IN);
+    assert_eq!(epoll_wait(ep, 0), [IN]);
+    // SAFETY: we own ep.
+    unsafe { libc::close(ep) };
+    // A blocked waiter is woken by a key holding only reserved bits.
+    assert_eq!(
+        raise_and_observe(epoll_for(POLLFREE), 0, POLLFREE),
+        POLLFREE
+    );
+}

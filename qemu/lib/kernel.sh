@@ -8,12 +8,35 @@ kmake_vars() {
         HOSTRUSTC="$RUSTC_KERNEL" RUSTDOC=/usr/bin/rustdoc BINDGEN="$BINDGEN"
 }
 
+# kernel_patched_source: the source with qemu/patches/*.patch applied, as a
+# hard-linked copy (patch replaces the files it changes, so the pristine tree
+# stays as it was); sets KSRC_PATCHED.
+kernel_patched_source() {
+    local patches=("$QEMU_DIR"/patches/*.patch)
+    local key
+    key=$(hash_of "$CACHE/src/linux-source-$KERNEL_SERIES.version" "${patches[@]}")
+    KSRC_PATCHED="$CACHE/src/linux-$KVERSION-patched-$key"
+    [ -f "$KSRC_PATCHED/.vpoll-patched" ] && return
+    log "applying ${#patches[@]} patch(es) from qemu/patches to a copy of the source"
+    rm -rf "$KSRC_PATCHED"
+    cp -al "$KSRC" "$KSRC_PATCHED"
+    local p
+    for p in "${patches[@]}"; do
+        run_logged "$CACHE/logs/patch-$(basename "$p").log" patch -d "$KSRC_PATCHED" -p1 --forward -i "$p"
+    done
+    touch "$KSRC_PATCHED/.vpoll-patched"
+    for p in "$CACHE/src/linux-$KVERSION-patched-"*; do
+        [ "$p" = "$KSRC_PATCHED" ] || rm -rf "$p"
+    done
+}
+
 # kernel_build FLAVOUR: build qemu/config/FLAVOUR.config; sets KBUILD and BZIMAGE.
 kernel_build() {
     local flavour=${1:-test}
     local fragment="$QEMU_DIR/config/$flavour.config"
     [ -f "$fragment" ] || die "no config fragment $fragment" "ls $QEMU_DIR/config"
     step "kernel ($flavour)"
+    kernel_patched_source
     local key
     key=$(hash_of "$CACHE/src/linux-source-$KERNEL_SERIES.version" "$fragment" \
         "$QEMU_DIR/lib/kernel.sh" $(ls "$QEMU_DIR"/patches/*.patch 2>/dev/null) \
@@ -31,15 +54,20 @@ kernel_build() {
     mkdir -p "$KBUILD"
     local logf="$CACHE/logs/kernel-$flavour.log"
     log "configuring (tinyconfig + $(basename "$fragment")) in $KBUILD"
-    run_logged "$logf" make -C "$KSRC" O="$KBUILD" "${vars[@]}" tinyconfig
-    run_logged "$logf.merge" "$KSRC/scripts/kconfig/merge_config.sh" -m -O "$KBUILD" \
+    run_logged "$logf" make -C "$KSRC_PATCHED" O="$KBUILD" "${vars[@]}" tinyconfig
+    run_logged "$logf.merge" "$KSRC_PATCHED/scripts/kconfig/merge_config.sh" -m -O "$KBUILD" \
         "$KBUILD/.config" "$fragment"
-    run_logged "$logf.olddefconfig" make -C "$KSRC" O="$KBUILD" "${vars[@]}" olddefconfig
+    run_logged "$logf.olddefconfig" make -C "$KSRC_PATCHED" O="$KBUILD" "${vars[@]}" olddefconfig
     config_check "$fragment" "$KBUILD/.config"
-    log "building bzImage and modules with $JOBS jobs (about 4 minutes on 2 cores; log: $logf)"
-    build_with_progress "$logf" make -C "$KSRC" O="$KBUILD" "${vars[@]}" -j"$JOBS" bzImage modules
+    log "building bzImage and modules with $JOBS jobs (about 8 minutes on 2 cores; log: $logf)"
+    build_with_progress "$logf" make -C "$KSRC_PATCHED" O="$KBUILD" "${vars[@]}" -j"$JOBS" bzImage modules
     touch "$KBUILD/.vpoll-built"
     log "bzImage $(stat -c %s "$BZIMAGE") bytes"
+    # Builds of this flavour with other inputs are stale now; each is ~0.5 GB.
+    local old
+    for old in "$CACHE/kernel/$flavour"-*; do
+        [ "$old" = "$KBUILD" ] || rm -rf "$old" "$CACHE/module/$(basename "$old")"
+    done
 }
 
 # config_check FRAGMENT CONFIG: every option the fragment asks for must have
@@ -60,17 +88,26 @@ config_check() {
 build_with_progress() {
     local logf=$1
     shift
+    # The previous build's object count, to say how far this one is.
+    local total_file="$CACHE/kernel/.objects-$(basename "$logf" .log)"
+    local total
+    total=$(cat "$total_file" 2>/dev/null || echo 1600) # the test config, as a first guess
     "$@" >"$logf" 2>&1 &
     local pid=$! n=0
     while kill -0 "$pid" 2>/dev/null; do
         sleep 3
         n=$((n + 3))
         if [ $((n % 30)) -eq 0 ]; then
-            log "  ... $(grep -cE '^ +(CC|RUSTC|AS|LD|AR)' "$logf") objects compiled; last: $(grep -E '^ +[A-Z]' "$logf" | tail -n1 | tr -s ' ')"
+            log "  ... $(count_objects "$logf") of about $total objects; now: $(grep -E '^ +[A-Z]' "$logf" | tail -n1 | tr -s ' ')"
         fi
     done
     if ! wait "$pid"; then
         grep -E 'error|Error' "$logf" | head -n 20 >&2
         die "kernel build failed" "read $logf; rebuild from scratch with: rm -rf $KBUILD"
     fi
+    count_objects "$logf" >"$total_file"
+}
+
+count_objects() {
+    grep -cE '^ +(CC|RUSTC|AS|LD|AR)' "$1"
 }

@@ -48,6 +48,7 @@ kernel_source() {
             die "could not untar the kernel source" "delete $CACHE/src and run again"
         rm -rf "$CACHE/src/unpack"
         dpkg-deb -f "$deb" Version >"$stamp"
+        rm -f "$deb" # the unpacked tree is what we keep
     fi
     KSRC="$CACHE/src/linux-source-$KERNEL_SERIES"
     KVERSION=$(make -s -C "$KSRC" kernelversion)

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! [`Backend`]: the three ways to make a vpoll fd, and choosing one.
+
+use crate::{Error, Events, Result};
+use std::fmt;
+use std::str::FromStr;
+use std::sync::OnceLock;
+
+/// How a [`Vpoll`](crate::Vpoll) is made, in the order they are tried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// `/dev/vpoll` from the vpoll kernel module: every event.
+    Device,
+    /// An eventfd with `EFD_VPOLL`, on a kernel with that patch: every event.
+    EventFd,
+    /// An AF_UNIX socket pair, on any kernel: only the events a socket can
+    /// show (see [`Backend::deliverable`]).
+    Emulation,
+}
+
+/// The environment variable that forces a backend: `device`, `eventfd` or `emulation`.
+pub const BACKEND_VAR: &str = "VPOLL_BACKEND";
+
+impl Backend {
+    /// Every backend, in the order automatic selection tries them.
+    pub const ALL: [Backend; 3] = [Backend::Device, Backend::EventFd, Backend::Emulation];
+
+    /// The events this backend can make an fd report.
+    ///
+    /// ```
+    /// use vpoll::{Backend, Events};
+    /// assert_eq!(Backend::Device.deliverable(), Events::ALL);
+    /// assert!(!Backend::Emulation.deliverable().contains(Events::ERR));
+    /// ```
+    pub fn deliverable(self) -> Events {
+        match self {
+            Backend::Device | Backend::EventFd => Events::ALL,
+            Backend::Emulation => crate::emulation::DELIVERABLE,
+        }
+    }
+
+    /// The backend `VPOLL_BACKEND` forces, if it is set.
+    pub fn from_env() -> Result<Option<Backend>> {
+        match std::env::var(BACKEND_VAR) {
+            Ok(value) => value.parse().map(Some),
+            Err(std::env::VarError::NotPresent) => Ok(None),
+            Err(std::env::VarError::NotUnicode(v)) => Err(Error::BadBackendVar {
+                value: v.to_string_lossy().into_owned(),
+            }),
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::Device => "device",
+            Backend::EventFd => "eventfd",
+            Backend::Emulation => "emulation",
+        })
+    }
+}
+
+impl FromStr for Backend {
+    type Err = Error;
+
+    /// `device`, `eventfd` or `emulation`, in any case.
+    fn from_str(s: &str) -> Result<Backend> {
+        Backend::ALL
+            .into_iter()
+            .find(|b| b.to_string().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| Error::BadBackendVar { value: s.into() })
+    }
+}
+
+/// The backend automatic selection settled on, once one worked.
+static AUTO: OnceLock<Backend> = OnceLock::new();
+
+/// Runs `create` with the backend to use: the forced one, the cached automatic
+/// choice, or each in order until one works (then cached).
+pub(crate) fn select<T>(
+    forced: Option<Backend>,
+    mut create: impl FnMut(Backend) -> Result<T>,
+) -> Result<T> {
+    if let Some(backend) = forced.or(Backend::from_env()?) {
+        return create(backend);
+    }
+    if let Some(&backend) = AUTO.get() {
+        return create(backend);
+    }
+    let mut tried = Vec::new();
+    for backend in Backend::ALL {
+        match create(backend) {
+            Ok(made) => {
+                let _ = AUTO.set(backend);
+                return Ok(made);
+            }
+            Err(Error::Unavailable { backend, source }) => tried.push((backend, source)),
+            Err(other) => return Err(other),
+        }
+    }
+    Err(Error::NoBackend { tried })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for b in Backend::ALL {
+            assert_eq!(b.to_string().parse::<Backend>().unwrap(), b);
+        }
+        assert_eq!("EventFD".parse::<Backend>().unwrap(), Backend::EventFd);
+        assert!(
+            matches!("kqueue".parse::<Backend>(), Err(Error::BadBackendVar { value }) if value == "kqueue")
+        );
+    }
+}

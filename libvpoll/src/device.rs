@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! The device backend: `/dev/vpoll` from the vpoll kernel module.
+
+use crate::abi::{VPOLL_IO_ADDEVENTS, VPOLL_IO_DELEVENTS, VPOLL_IO_SETEVENTS};
+use crate::{sys, Backend, Error, Events, Op, Result};
+use std::fs::OpenOptions;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+
+/// Where the module's device node is.
+pub(crate) const PATH: &str = "/dev/vpoll";
+
+const BACKEND: Backend = Backend::Device;
+
+/// One open `/dev/vpoll`.
+#[derive(Debug)]
+pub(crate) struct Device {
+    fd: OwnedFd,
+}
+
+impl Device {
+    /// Opens a new vpoll object with `events` pending.
+    pub(crate) fn create(events: Events, cloexec: bool) -> Result<Device> {
+        let flags = if cloexec { libc::O_CLOEXEC } else { 0 };
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(flags)
+            .open(PATH)
+            .map_err(|source| Error::Unavailable {
+                backend: BACKEND,
+                source,
+            })?;
+        let device = Device { fd: file.into() };
+        if !events.is_empty() {
+            device.apply(Op::Set, events)?;
+        }
+        Ok(device)
+    }
+
+    /// Applies `op` atomically in the kernel; returns the resulting mask.
+    pub(crate) fn apply(&self, op: Op, events: Events) -> Result<Events> {
+        let (cmd, operation) = match op {
+            Op::Add => (VPOLL_IO_ADDEVENTS, "ioctl(VPOLL_IO_ADDEVENTS)"),
+            Op::Del => (VPOLL_IO_DELEVENTS, "ioctl(VPOLL_IO_DELEVENTS)"),
+            Op::Set => (VPOLL_IO_SETEVENTS, "ioctl(VPOLL_IO_SETEVENTS)"),
+        };
+        sys::ioctl_int(self.fd.as_fd(), cmd, events.bits())
+            .map(Events::from_mask)
+            .map_err(|source| Error::Io {
+                backend: BACKEND,
+                operation,
+                source,
+            })
+    }
+
+    /// The pending mask: an 8-byte `read`, or for the C module (which has no
+    /// `read`) a DEL of nothing, which changes nothing and returns the mask.
+    pub(crate) fn events(&self) -> Result<Events> {
+        match sys::read_u64(self.fd.as_fd()) {
+            Ok(mask) => Ok(Events::from_mask(mask as u32)),
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                self.apply(Op::Del, Events::empty())
+            }
+            Err(source) => Err(Error::Io {
+                backend: BACKEND,
+                operation: "read(/dev/vpoll)",
+                source,
+            }),
+        }
+    }
+
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    pub(crate) fn into_fd(self) -> OwnedFd {
+        self.fd
+    }
+}

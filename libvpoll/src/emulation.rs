@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! The emulation backend: an AF_UNIX stream socket pair, on any kernel.
+//!
+//! The fd handed out is one end ("app"); the `Vpoll` keeps the other ("ctl").
+//! The events are what the kernel's `unix_poll` reports for the app end, so
+//! they are real; the price is that only some events exist and some come in
+//! groups:
+//!
+//! | event | how | shown with |
+//! |---|---|---|
+//! | `IN`, `RDNORM` | a byte pending on app | each other |
+//! | `PRI` | an out-of-band byte pending (`MSG_OOB`, Linux ≥ 5.15, detected at run time) | `IN`, `RDNORM` |
+//! | `OUT`, `WRNORM`, `WRBAND` | app's send path not full | each other |
+//! | `RDHUP` | `shutdown(ctl, SHUT_WR)` — irreversible | `IN`, `RDNORM` |
+//! | `HUP` | `shutdown(ctl, SHUT_RDWR)` — irreversible | `RDHUP`, `IN`, `RDNORM` |
+//!
+//! Asking for another event is [`Error::Unsupported`]; clearing a hang-up is
+//! [`Error::Irreversible`]; clearing an event that a kept one implies (`IN`
+//! while `PRI` stays) is [`Error::Inseparable`]. Every change is checked
+//! against what the kernel then reports. A program that reads from the fd
+//! itself consumes the bytes that make `IN` and `PRI`.
+
+use crate::{Backend, Error, Events, Op, Result};
+use nix::errno::Errno;
+use nix::sys::socket::{
+    recv, send, setsockopt, shutdown, socketpair, sockopt, AddressFamily, MsgFlags, Shutdown,
+    SockFlag, SockType,
+};
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::{Mutex, OnceLock};
+
+const BACKEND: Backend = Backend::Emulation;
+
+const READABLE: Events = Events::IN.union(Events::RDNORM);
+const WRITABLE: Events = Events::OUT.union(Events::WRNORM).union(Events::WRBAND);
+
+/// The events a socket pair can show, `PRI` only where the kernel has AF_UNIX `MSG_OOB`.
+pub(crate) fn deliverable() -> Events {
+    let base = READABLE | WRITABLE | Events::RDHUP | Events::HUP;
+    if oob_supported() {
+        base | Events::PRI
+    } else {
+        base
+    }
+}
+
+/// Compile-time upper bound of [`deliverable`], for documentation.
+pub(crate) const DELIVERABLE: Events = READABLE
+    .union(WRITABLE)
+    .union(Events::PRI)
+    .union(Events::RDHUP)
+    .union(Events::HUP);
+
+/// Whether AF_UNIX stream sockets take `MSG_OOB` here (`CONFIG_AF_UNIX_OOB`).
+fn oob_supported() -> bool {
+    static OOB: OnceLock<bool> = OnceLock::new();
+    *OOB.get_or_init(|| {
+        pair().is_ok_and(|(a, b)| {
+            send_byte(&b, MsgFlags::MSG_OOB).is_ok() && show(&a).contains(Events::PRI)
+        })
+    })
+}
+
+/// `events` with the whole group of each event in it.
+fn group(events: Events) -> Events {
+    let mut grouped = events;
+    if events.intersects(READABLE) {
+        grouped |= READABLE;
+    }
+    if events.intersects(WRITABLE) {
+        grouped |= WRITABLE;
+    }
+    grouped
+}
+
+/// What `events` looks like on a socket: its groups and what they imply.
+fn closure(events: Events) -> Events {
+    let mut shown = group(events);
+    if events.intersects(Events::PRI | Events::RDHUP | Events::HUP) {
+        shown |= READABLE;
+    }
+    if events.contains(Events::HUP) {
+        shown |= Events::RDHUP;
+    }
+    shown
+}
+
+/// A vpoll fd made of a socket pair.
+#[derive(Debug)]
+pub(crate) struct Emulation {
+    /// The end user space polls.
+    app: OwnedFd,
+    /// Our end; also serialises changes, which take several system calls.
+    ctl: Mutex<OwnedFd>,
+}
+
+impl Emulation {
+    /// A socket pair showing `events`.
+    pub(crate) fn create(events: Events, cloexec: bool) -> Result<Emulation> {
+        let (app, ctl) = pair_with(cloexec).map_err(|source| Error::Unavailable {
+            backend: BACKEND,
+            source,
+        })?;
+        // The smallest send buffer, so that filling app's send path (to clear OUT) takes few bytes.
+        setsockopt(&app, sockopt::SndBuf, &1).map_err(io_error("setsockopt(SO_SNDBUF)"))?;
+        let emulation = Emulation {
+            app,
+            ctl: Mutex::new(ctl),
+        };
+        emulation.apply(Op::Set, events)?;
+        Ok(emulation)
+    }
+
+    /// Changes the events; returns what the kernel then reports.
+    pub(crate) fn apply(&self, op: Op, events: Events) -> Result<Events> {
+        let ctl = self
+            .ctl
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let now = show(&self.app);
+        // IN comes with RDNORM, OUT with WRNORM|WRBAND: clearing one clears its group.
+        let (target, cleared) = match op {
+            Op::Add => (now | events, Events::empty()),
+            Op::Del => (now - group(events), group(events)),
+            Op::Set => (events, Events::ALL - group(events)),
+        };
+        let unsupported = target - deliverable();
+        if !unsupported.is_empty() {
+            return Err(Error::Unsupported {
+                backend: BACKEND,
+                events: unsupported,
+            });
+        }
+        let want = closure(target);
+        // A hang-up is a shutdown: asked to clear, or dropped from the target, it stays.
+        let irreversible = now & (Events::RDHUP | Events::HUP) & (cleared | (Events::ALL - want));
+        if !irreversible.is_empty() {
+            return Err(Error::Irreversible {
+                backend: BACKEND,
+                events: irreversible,
+            });
+        }
+        // What the caller cleared must not come back as implied by what stays.
+        let kept = cleared & want;
+        if !kept.is_empty() {
+            let with = target & (Events::PRI | Events::RDHUP | Events::HUP);
+            return Err(Error::Inseparable {
+                backend: BACKEND,
+                events: kept,
+                with,
+            });
+        }
+        self.realize(&ctl, now, want)
+    }
+
+    /// Moves the sockets from showing `now` to showing `want`.
+    fn realize(&self, ctl: &OwnedFd, now: Events, want: Events) -> Result<Events> {
+        let shut = now.intersects(Events::RDHUP | Events::HUP);
+        // Readable side. A plain read with urgent data pending drops that byte,
+        // so the side is rebuilt: take the OOB byte, drain, then send afresh.
+        let readable = |e: Events| e & (READABLE | Events::PRI);
+        if readable(now) != readable(want) && !(shut && readable(want) == READABLE) {
+            if shut && want.contains(Events::PRI) {
+                return Err(Error::Unsupported {
+                    backend: BACKEND,
+                    events: Events::PRI,
+                });
+            }
+            let _ = recv(
+                self.app.as_raw_fd(),
+                &mut [0u8; 1],
+                MsgFlags::MSG_OOB | MsgFlags::MSG_DONTWAIT,
+            );
+            drain(&self.app).map_err(io_error("recv(app)"))?;
+            // One send, so pollers never see half of it: an OOB byte alone shows IN too.
+            if want.contains(Events::PRI) {
+                send_byte(ctl, MsgFlags::MSG_OOB).map_err(io_error("send(ctl, MSG_OOB)"))?;
+            } else if want.contains(Events::IN) && !want.contains(Events::RDHUP) {
+                send_byte(ctl, MsgFlags::empty()).map_err(io_error("send(ctl)"))?;
+            }
+        }
+        // Writable side: drain ctl to open app's send path, fill it to close it.
+        match (now.contains(Events::OUT), want.contains(Events::OUT)) {
+            (false, true) => drain(ctl).map_err(io_error("recv(ctl)"))?,
+            (true, false) if now.contains(Events::HUP) => {
+                return Err(Error::Irreversible {
+                    backend: BACKEND,
+                    events: WRITABLE,
+                });
+            }
+            (true, false) => fill(&self.app).map_err(io_error("send(app)"))?,
+            _ => {}
+        }
+        // Hang-ups last: after them, ctl can send nothing more.
+        if want.contains(Events::HUP) && !now.contains(Events::HUP) {
+            shutdown(ctl.as_raw_fd(), Shutdown::Both)
+                .map_err(io_error("shutdown(ctl, SHUT_RDWR)"))?;
+        } else if want.contains(Events::RDHUP) && !now.contains(Events::RDHUP) {
+            shutdown(ctl.as_raw_fd(), Shutdown::Write)
+                .map_err(io_error("shutdown(ctl, SHUT_WR)"))?;
+        }
+        let shown = show(&self.app);
+        if shown != want {
+            let msg = format!("the socket shows {shown} instead of {want}");
+            return Err(Error::Io {
+                backend: BACKEND,
+                operation: "poll(app)",
+                source: io::Error::other(msg),
+            });
+        }
+        Ok(shown)
+    }
+
+    /// What the kernel reports for the app end now.
+    pub(crate) fn events(&self) -> Result<Events> {
+        Ok(show(&self.app))
+    }
+
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.app.as_fd()
+    }
+
+    /// The app end; the control end is leaked, since closing it would show a
+    /// hang-up that nobody asked for.
+    pub(crate) fn into_fd(self) -> OwnedFd {
+        let ctl = self
+            .ctl
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        std::mem::forget(ctl);
+        self.app
+    }
+}
+
+fn pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    pair_with(true)
+}
+
+fn pair_with(cloexec: bool) -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut flags = SockFlag::SOCK_NONBLOCK;
+    if cloexec {
+        flags |= SockFlag::SOCK_CLOEXEC;
+    }
+    Ok(socketpair(
+        AddressFamily::Unix,
+        SockType::Stream,
+        None,
+        flags,
+    )?)
+}
+
+/// The events `poll` reports for `fd` right now (poll cannot fail on one valid fd).
+fn show(fd: &OwnedFd) -> Events {
+    crate::sys::poll_now(fd.as_fd()).map_or(Events::empty(), Events::from_mask)
+}
+
+fn send_byte(fd: &OwnedFd, flags: MsgFlags) -> nix::Result<usize> {
+    send(
+        fd.as_raw_fd(),
+        b"v",
+        flags | MsgFlags::MSG_NOSIGNAL | MsgFlags::MSG_DONTWAIT,
+    )
+}
+
+/// Reads everything pending on `fd`.
+fn drain(fd: &OwnedFd) -> io::Result<()> {
+    let mut buf = [0u8; 4096];
+    loop {
+        match recv(fd.as_raw_fd(), &mut buf, MsgFlags::MSG_DONTWAIT) {
+            Ok(0) | Err(Errno::EAGAIN) => return Ok(()),
+            Ok(_) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Writes to `fd` until its send path is full.
+fn fill(fd: &OwnedFd) -> io::Result<()> {
+    loop {
+        match send_byte(fd, MsgFlags::empty()) {
+            Ok(_) => continue,
+            Err(Errno::EAGAIN) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+fn io_error<E: Into<io::Error>>(operation: &'static str) -> impl FnOnce(E) -> Error {
+    move |e| Error::Io {
+        backend: BACKEND,
+        operation,
+        source: e.into(),
+    }
+}

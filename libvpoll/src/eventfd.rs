@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! The eventfd backend: `eventfd(…, EFD_VPOLL)`, on a kernel with vpoll's
+//! eventfd patch (`qemu/patches/` in the vpoll repository).
+
+use crate::abi::{EFD_VPOLL, EFD_VPOLL_ADDEVENTS, EFD_VPOLL_DELEVENTS, EFD_VPOLL_MODEVENTS};
+use crate::{sys, Backend, Error, Events, Op, Result};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+const BACKEND: Backend = Backend::EventFd;
+
+/// One `EFD_VPOLL` eventfd.
+#[derive(Debug)]
+pub(crate) struct EventFd {
+    fd: OwnedFd,
+}
+
+impl EventFd {
+    /// Creates the eventfd with `events` as its initial mask (the C library
+    /// passes 0 here and loses them). An unpatched kernel refuses the flag
+    /// with `EINVAL`.
+    pub(crate) fn create(events: Events, cloexec: bool) -> Result<EventFd> {
+        let flags = EFD_VPOLL | if cloexec { libc::EFD_CLOEXEC } else { 0 };
+        let fd = sys::eventfd(events.bits(), flags).map_err(|source| Error::Unavailable {
+            backend: BACKEND,
+            source,
+        })?;
+        Ok(EventFd { fd })
+    }
+
+    /// Writes the command, then reads the mask back (two system calls:
+    /// another writer may change the mask in between).
+    pub(crate) fn apply(&self, op: Op, events: Events) -> Result<Events> {
+        let (code, operation) = match op {
+            Op::Add => (EFD_VPOLL_ADDEVENTS, "write(EFD_VPOLL_ADDEVENTS)"),
+            Op::Del => (EFD_VPOLL_DELEVENTS, "write(EFD_VPOLL_DELEVENTS)"),
+            Op::Set => (EFD_VPOLL_MODEVENTS, "write(EFD_VPOLL_MODEVENTS)"),
+        };
+        sys::write_u64(self.fd.as_fd(), code | u64::from(events.bits())).map_err(|source| {
+            Error::Io {
+                backend: BACKEND,
+                operation,
+                source,
+            }
+        })?;
+        self.events()
+    }
+
+    /// The mask, by an 8-byte `read` (never blocks).
+    pub(crate) fn events(&self) -> Result<Events> {
+        sys::read_u64(self.fd.as_fd())
+            .map(|mask| Events::from_mask(mask as u32))
+            .map_err(|source| Error::Io {
+                backend: BACKEND,
+                operation: "read(eventfd)",
+                source,
+            })
+    }
+
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    pub(crate) fn into_fd(self) -> OwnedFd {
+        self.fd
+    }
+}

@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! [`Vpoll`]: one vpoll file descriptor, whatever the backend.
+
+use crate::device::Device;
+use crate::emulation::Emulation;
+use crate::eventfd::EventFd;
+use crate::{backend, Backend, Events, Result};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
+
+/// How an operation changes the pending events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Op {
+    Add,
+    Del,
+    Set,
+}
+
+/// A file descriptor that reports the poll events you set.
+///
+/// Hand [`Vpoll::as_fd`] to anything that waits on file descriptors — `poll`,
+/// `select`, `epoll`, `io_uring`, an event loop — and change what it reports
+/// with [`add`](Vpoll::add), [`del`](Vpoll::del) and [`set`](Vpoll::set).
+/// Dropping it closes everything it owns.
+///
+/// ```
+/// use vpoll::{Events, Vpoll};
+/// let vp = Vpoll::new()?;
+/// vp.add(Events::IN)?;
+/// // poll(vp.as_raw_fd(), POLLIN) now returns at once with POLLIN.
+/// assert!(vp.events()?.contains(Events::IN));
+/// vp.del(Events::IN)?;
+/// assert!(!vp.events()?.contains(Events::IN));
+/// # Ok::<(), vpoll::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Vpoll {
+    imp: Imp,
+}
+
+#[derive(Debug)]
+enum Imp {
+    Device(Device),
+    EventFd(EventFd),
+    Emulation(Emulation),
+}
+
+/// Options for a new [`Vpoll`]; [`Vpoll::builder`] makes one.
+#[derive(Debug, Clone)]
+#[must_use = "a Builder does nothing until .build()"]
+pub struct Builder {
+    events: Events,
+    cloexec: bool,
+    backend: Option<Backend>,
+}
+
+impl Builder {
+    /// The events pending from the start (default: none).
+    pub fn events(mut self, events: Events) -> Builder {
+        self.events = events;
+        self
+    }
+
+    /// Whether the fd closes on `exec` (default: yes).
+    pub fn cloexec(mut self, cloexec: bool) -> Builder {
+        self.cloexec = cloexec;
+        self
+    }
+
+    /// Use this backend only (default: `VPOLL_BACKEND` if set, else the first
+    /// that works of device, eventfd, emulation).
+    pub fn backend(mut self, backend: Backend) -> Builder {
+        self.backend = Some(backend);
+        self
+    }
+
+    /// Creates the vpoll fd.
+    ///
+    /// ```
+    /// use vpoll::{Backend, Events, Vpoll};
+    /// let vp = Vpoll::builder().events(Events::OUT).backend(Backend::Emulation).build()?;
+    /// assert_eq!(vp.backend(), Backend::Emulation);
+    /// assert_eq!(vp.events()?, Events::OUT | Events::WRNORM | Events::WRBAND);
+    /// # Ok::<(), vpoll::Error>(())
+    /// ```
+    pub fn build(self) -> Result<Vpoll> {
+        let imp = backend::select(self.backend, |backend| {
+            Ok(match backend {
+                Backend::Device => Imp::Device(Device::create(self.events, self.cloexec)?),
+                Backend::EventFd => Imp::EventFd(EventFd::create(self.events, self.cloexec)?),
+                Backend::Emulation => Imp::Emulation(Emulation::create(self.events, self.cloexec)?),
+            })
+        })?;
+        Ok(Vpoll { imp })
+    }
+}
+
+impl Vpoll {
+    /// A vpoll fd with no events pending, on the automatically chosen backend.
+    pub fn new() -> Result<Vpoll> {
+        Vpoll::builder().build()
+    }
+
+    /// A vpoll fd with `events` pending, on the automatically chosen backend.
+    ///
+    /// ```
+    /// # use vpoll::{Events, Vpoll};
+    /// let vp = Vpoll::with_events(Events::IN)?;
+    /// assert!(vp.events()?.contains(Events::IN));
+    /// # Ok::<(), vpoll::Error>(())
+    /// ```
+    pub fn with_events(events: Events) -> Result<Vpoll> {
+        Vpoll::builder().events(events).build()
+    }
+
+    /// Options for a new vpoll fd: initial events, close-on-exec, backend.
+    pub fn builder() -> Builder {
+        Builder {
+            events: Events::empty(),
+            cloexec: true,
+            backend: None,
+        }
+    }
+
+    /// Raises `events` (waking the waiters interested in them); returns the
+    /// events now pending.
+    ///
+    /// ```
+    /// # use vpoll::{Events, Vpoll};
+    /// let vp = Vpoll::new()?;
+    /// assert!(vp.add(Events::IN)?.contains(Events::IN));
+    /// # Ok::<(), vpoll::Error>(())
+    /// ```
+    pub fn add(&self, events: Events) -> Result<Events> {
+        self.apply(Op::Add, events)
+    }
+
+    /// Clears `events`; returns the events now pending.
+    ///
+    /// ```
+    /// # use vpoll::{Events, Vpoll};
+    /// let vp = Vpoll::with_events(Events::IN)?;
+    /// assert!(!vp.del(Events::IN)?.contains(Events::IN));
+    /// # Ok::<(), vpoll::Error>(())
+    /// ```
+    pub fn del(&self, events: Events) -> Result<Events> {
+        self.apply(Op::Del, events)
+    }
+
+    /// Makes `events` exactly the pending events (on the emulation, with the
+    /// events they imply); returns the events now pending.
+    ///
+    /// ```
+    /// # use vpoll::{Events, Vpoll};
+    /// let vp = Vpoll::new()?;
+    /// assert!(vp.set(Events::IN | Events::OUT)?.contains(Events::IN | Events::OUT));
+    /// # Ok::<(), vpoll::Error>(())
+    /// ```
+    pub fn set(&self, events: Events) -> Result<Events> {
+        self.apply(Op::Set, events)
+    }
+
+    /// The events pending now.
+    ///
+    /// ```
+    /// # use vpoll::{Events, Vpoll};
+    /// assert_eq!(Vpoll::new()?.events()?, vpoll::Events::empty());
+    /// # Ok::<(), vpoll::Error>(())
+    /// ```
+    pub fn events(&self) -> Result<Events> {
+        match &self.imp {
+            Imp::Device(d) => d.events(),
+            Imp::EventFd(e) => e.events(),
+            Imp::Emulation(e) => e.events(),
+        }
+    }
+
+    /// The backend this fd is made with.
+    ///
+    /// ```
+    /// # use vpoll::Vpoll;
+    /// println!("vpoll backend: {}", Vpoll::new()?.backend());
+    /// # Ok::<(), vpoll::Error>(())
+    /// ```
+    pub fn backend(&self) -> Backend {
+        match &self.imp {
+            Imp::Device(_) => Backend::Device,
+            Imp::EventFd(_) => Backend::EventFd,
+            Imp::Emulation(_) => Backend::Emulation,
+        }
+    }
+
+    fn apply(&self, op: Op, events: Events) -> Result<Events> {
+        match &self.imp {
+            Imp::Device(d) => d.apply(op, events),
+            Imp::EventFd(e) => e.apply(op, events),
+            Imp::Emulation(e) => e.apply(op, events),
+        }
+    }
+}
+
+impl AsFd for Vpoll {
+    /// The fd to wait on.
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match &self.imp {
+            Imp::Device(d) => d.fd(),
+            Imp::EventFd(e) => e.fd(),
+            Imp::Emulation(e) => e.fd(),
+        }
+    }
+}
+
+impl AsRawFd for Vpoll {
+    fn as_raw_fd(&self) -> RawFd {
+        self.as_fd().as_raw_fd()
+    }
+}
+
+impl From<Vpoll> for OwnedFd {
+    /// Gives up control: the fd keeps its events from now on. (On the
+    /// emulation, the control socket stays open, unowned, for the process's
+    /// life, so that the fd shows no hang-up.)
+    fn from(vp: Vpoll) -> OwnedFd {
+        match vp.imp {
+            Imp::Device(d) => d.into_fd(),
+            Imp::EventFd(e) => e.into_fd(),
+            Imp::Emulation(e) => e.into_fd(),
+        }
+    }
+}
+
+impl IntoRawFd for Vpoll {
+    /// As `OwnedFd::from`, then the raw number.
+    fn into_raw_fd(self) -> RawFd {
+        OwnedFd::from(self).into_raw_fd()
+    }
+}

@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! One behaviour suite for every backend: each test runs for each backend
+//! under test (see `common::backends`) and names it when it fails.
+
+mod common;
+
+use common::{backends, make, polled, shown};
+use std::os::fd::AsRawFd;
+use std::time::Duration;
+use vpoll::{Backend, Error, Events, Vpoll};
+
+const E_IN: Events = Events::IN;
+
+#[test]
+fn there_is_a_backend_to_test() {
+    assert!(!backends().is_empty());
+}
+
+#[test]
+fn initial_events_are_pending_from_the_start() {
+    for b in backends() {
+        for ev in [
+            Events::empty(),
+            E_IN,
+            Events::OUT,
+            E_IN | Events::OUT,
+            Events::PRI | E_IN,
+        ] {
+            let vp = make(b, ev);
+            assert_eq!(vp.events().unwrap(), shown(b, ev), "{b}: initial {ev}");
+            assert_eq!(
+                polled(vp.as_raw_fd()),
+                shown(b, ev),
+                "{b}: poll of initial {ev}"
+            );
+        }
+    }
+}
+
+#[test]
+fn add_del_set_return_the_resulting_mask() {
+    for b in backends() {
+        let vp = make(b, Events::empty());
+        assert_eq!(vp.add(E_IN).unwrap(), shown(b, E_IN), "{b}");
+        assert_eq!(
+            vp.add(Events::OUT).unwrap(),
+            shown(b, E_IN | Events::OUT),
+            "{b}"
+        );
+        assert_eq!(vp.del(E_IN).unwrap(), shown(b, Events::OUT), "{b}");
+        assert_eq!(
+            vp.set(E_IN | Events::PRI).unwrap(),
+            shown(b, E_IN | Events::PRI),
+            "{b}"
+        );
+        assert_eq!(vp.set(Events::empty()).unwrap(), Events::empty(), "{b}");
+        assert_eq!(polled(vp.as_raw_fd()), Events::empty(), "{b}");
+    }
+}
+
+#[test]
+fn every_deliverable_event_is_seen_by_poll() {
+    for b in backends() {
+        let reversible = b.deliverable() - Events::HUP - Events::RDHUP;
+        for bit in 0..28 {
+            let ev = Events::from_mask(1 << bit);
+            if !reversible.contains(ev) {
+                continue;
+            }
+            let vp = make(b, Events::empty());
+            assert_eq!(vp.add(ev).unwrap(), shown(b, ev), "{b}: add {ev}");
+            // poll's 16-bit field sees bits 0..15; the mask read sees them all.
+            if bit < 16 {
+                assert_eq!(
+                    polled(vp.as_raw_fd()),
+                    shown(b, ev),
+                    "{b}: poll after add {ev}"
+                );
+            }
+            assert_eq!(
+                vp.events().unwrap(),
+                shown(b, ev),
+                "{b}: events after add {ev}"
+            );
+            if ev != Events::PRI || b != Backend::Emulation {
+                assert_eq!(vp.del(ev).unwrap(), Events::empty(), "{b}: del {ev}");
+            }
+        }
+        for hangup in [Events::RDHUP, Events::HUP] {
+            let vp = make(b, Events::empty());
+            assert_eq!(
+                vp.add(hangup).unwrap(),
+                shown(b, hangup),
+                "{b}: add {hangup}"
+            );
+            assert_eq!(
+                polled(vp.as_raw_fd()),
+                shown(b, hangup),
+                "{b}: poll after {hangup}"
+            );
+        }
+    }
+}
+
+#[test]
+fn device_and_eventfd_deliver_every_bit() {
+    for b in backends().into_iter().filter(|&b| b != Backend::Emulation) {
+        assert_eq!(b.deliverable(), Events::ALL);
+        let vp = make(b, Events::ALL);
+        assert_eq!(vp.events().unwrap(), Events::ALL, "{b}");
+        assert_eq!(
+            vp.del(Events::HUP | Events::ERR).unwrap(),
+            Events::ALL - Events::HUP - Events::ERR,
+            "{b}"
+        );
+        assert_eq!(
+            vp.set(Events::HUP).unwrap(),
+            Events::HUP,
+            "{b}: hang-ups are reversible here"
+        );
+        assert_eq!(vp.del(Events::HUP).unwrap(), Events::empty(), "{b}");
+    }
+}
+
+#[test]
+fn emulation_refuses_what_a_socket_cannot_show_and_changes_nothing() {
+    if !backends().contains(&Backend::Emulation) {
+        return;
+    }
+    let b = Backend::Emulation;
+    let vp = make(b, E_IN);
+    for ev in [
+        Events::ERR,
+        Events::NVAL,
+        Events::MSG,
+        Events::RDBAND,
+        Events::from_mask(1 << 20),
+    ] {
+        match vp.add(ev) {
+            Err(Error::Unsupported { backend, events }) => {
+                assert_eq!((backend, events), (b, ev));
+            }
+            other => panic!("add({ev}) on the emulation gave {other:?}"),
+        }
+        assert_eq!(
+            vp.events().unwrap(),
+            shown(b, E_IN),
+            "nothing changed after refusing {ev}"
+        );
+    }
+    // PRI implies IN on a socket: asking for PRI without IN is refused.
+    assert!(
+        matches!(vp.set(Events::PRI), Err(Error::Inseparable { events, with, .. })
+        if events.contains(E_IN) && with == Events::PRI)
+    );
+    vp.add(Events::PRI).unwrap();
+    assert!(matches!(vp.del(E_IN), Err(Error::Inseparable { .. })));
+    assert_eq!(
+        vp.del(Events::PRI).unwrap(),
+        shown(b, E_IN),
+        "PRI clears on its own"
+    );
+}
+
+#[test]
+fn emulated_hangups_cannot_be_cleared() {
+    if !backends().contains(&Backend::Emulation) {
+        return;
+    }
+    let vp = make(Backend::Emulation, Events::OUT);
+    let after = vp.add(Events::HUP).unwrap();
+    assert!(
+        after.contains(Events::HUP | Events::RDHUP | E_IN),
+        "{after}"
+    );
+    for clear in [Events::HUP, Events::RDHUP] {
+        let err = vp.del(clear).unwrap_err();
+        assert!(matches!(err, Error::Irreversible { .. }), "{err}");
+        assert!(err.to_string().contains("cannot clear"), "{err}");
+    }
+    assert!(matches!(
+        vp.set(Events::empty()),
+        Err(Error::Irreversible { .. })
+    ));
+    assert_eq!(
+        vp.events().unwrap(),
+        after,
+        "a refused change changed nothing"
+    );
+}
+
+/// Blocks a thread in `wait`, raises `ev`, and returns what the waiter saw.
+fn woken_by(b: Backend, ev: Events, wait: fn(i32) -> Events) -> Events {
+    let vp = make(b, Events::empty());
+    let fd = vp.as_raw_fd();
+    let waiter = std::thread::spawn(move || wait(fd));
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(!waiter.is_finished(), "{b}: woke before {ev} was raised");
+    vp.add(ev).unwrap();
+    let seen = waiter.join().unwrap();
+    drop(vp);
+    seen
+}
+
+fn poll_in(fd: i32) -> Events {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN | libc::POLLPRI,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    assert_eq!(
+        unsafe { libc::poll(&mut p, 1, 20_000) },
+        1,
+        "poll timed out"
+    );
+    Events::from_mask(p.revents as u16 as u32)
+}
+
+fn epoll_in(fd: i32) -> Events {
+    use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
+    let ep = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).unwrap();
+    // SAFETY: `fd` stays open until the waiter is joined.
+    let bfd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    ep.add(
+        bfd,
+        EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLPRI, 0),
+    )
+    .unwrap();
+    let mut out = [EpollEvent::empty()];
+    assert_eq!(
+        ep.wait(&mut out, 20_000u16).unwrap(),
+        1,
+        "epoll_wait timed out"
+    );
+    Events::from(out[0].events())
+}
+
+#[test]
+fn waiters_in_poll_and_epoll_wake_from_another_thread() {
+    for b in backends() {
+        let want = shown(b, E_IN) & (E_IN | Events::PRI);
+        assert_eq!(
+            woken_by(b, E_IN, poll_in) & (E_IN | Events::PRI),
+            want,
+            "{b}: poll"
+        );
+        assert_eq!(
+            woken_by(b, E_IN, epoll_in) & (E_IN | Events::PRI),
+            want,
+            "{b}: epoll"
+        );
+        if b.deliverable().contains(Events::PRI) {
+            assert!(
+                woken_by(b, Events::PRI, poll_in).contains(Events::PRI),
+                "{b}: poll for PRI"
+            );
+        }
+    }
+}
+
+#[test]
+fn close_on_exec_by_default_and_on_request_off() {
+    for b in backends() {
+        let flags = |vp: &Vpoll| nix::fcntl::fcntl(vp, nix::fcntl::FcntlArg::F_GETFD).unwrap();
+        assert_ne!(
+            flags(&make(b, Events::empty())) & libc::FD_CLOEXEC,
+            0,
+            "{b}"
+        );
+        let inherit = Vpoll::builder().backend(b).cloexec(false).build().unwrap();
+        assert_eq!(flags(&inherit) & libc::FD_CLOEXEC, 0, "{b}");
+    }
+}
+
+#[test]
+fn forcing_a_backend_that_is_missing_is_a_clear_error() {
+    for b in Backend::ALL {
+        if backends().contains(&b) {
+            continue;
+        }
+        let err = Vpoll::builder().backend(b).build().unwrap_err();
+        assert!(
+            matches!(err, Error::Unavailable { backend, .. } if backend == b),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .contains(&format!("the {b} backend is not available")),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn automatic_choice_is_the_first_backend_that_works() {
+    if std::env::var_os(vpoll::BACKEND_VAR).is_some() {
+        return; // forced: the example suite covers that
+    }
+    let first = backends()[0];
+    let vp = Vpoll::new().unwrap();
+    assert_eq!(vp.backend(), first, "device, then eventfd, then emulation");
+    common::assert_made_with(vp.as_raw_fd(), first);
+}

@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! Helpers shared by the behaviour suites: which backends to test, and proof
+//! that a `Vpoll` really is made with the backend it claims.
+
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::os::fd::{AsRawFd, RawFd};
+use vpoll::{Backend, Events, Vpoll};
+
+/// The backends to test: `VPOLL_TEST_BACKENDS` (comma-separated; the guest
+/// sets all three, and a missing one then fails), else every backend this
+/// host has, naming the ones it lacks.
+pub fn backends() -> Vec<Backend> {
+    if let Ok(list) = std::env::var("VPOLL_TEST_BACKENDS") {
+        return list
+            .split(',')
+            .map(|b| b.parse().expect("VPOLL_TEST_BACKENDS"))
+            .collect();
+    }
+    Backend::ALL
+        .into_iter()
+        .filter(|&b| {
+            let ok = Vpoll::builder().backend(b).build().is_ok();
+            if !ok {
+                eprintln!(
+                    "note: the {b} backend is not available on this host; the guest suite tests it"
+                );
+            }
+            ok
+        })
+        .collect()
+}
+
+/// A vpoll fd with `events` on `backend`, checked to be made with it.
+pub fn make(backend: Backend, events: Events) -> Vpoll {
+    let vp = Vpoll::builder()
+        .backend(backend)
+        .events(events)
+        .build()
+        .unwrap_or_else(|e| panic!("creating a {backend} vpoll fd: {e}"));
+    assert_eq!(vp.backend(), backend);
+    assert_made_with(vp.as_raw_fd(), backend);
+    vp
+}
+
+/// Proof from the kernel that `fd` is what `backend` makes.
+pub fn assert_made_with(fd: RawFd, backend: Backend) {
+    let fdinfo = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap();
+    match backend {
+        Backend::Device => assert!(
+            fdinfo.contains("vpoll-events:"),
+            "not /dev/vpoll:\n{fdinfo}"
+        ),
+        Backend::EventFd => assert!(
+            fdinfo.contains("eventfd-vpoll: 1"),
+            "not an EFD_VPOLL eventfd:\n{fdinfo}"
+        ),
+        Backend::Emulation => {
+            let meta = std::fs::metadata(format!("/proc/self/fd/{fd}")).unwrap();
+            use std::os::unix::fs::FileTypeExt;
+            assert!(meta.file_type().is_socket(), "not a socket");
+        }
+    }
+}
+
+/// What `poll` reports for `fd` now, asking for every event.
+pub fn polled(fd: RawFd) -> Events {
+    let mut p = libc::pollfd {
+        fd,
+        events: 0x7fff,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, no wait.
+    let n = unsafe { libc::poll(&mut p, 1, 0) };
+    assert!(n >= 0);
+    Events::from_mask(p.revents as u16 as u32)
+}
+
+/// The events `backend` shows for `events` (the emulation adds companions).
+pub fn shown(backend: Backend, events: Events) -> Events {
+    match backend {
+        Backend::Emulation => {
+            let mut e = events;
+            if e.intersects(Events::IN | Events::RDNORM | Events::PRI | Events::RDHUP | Events::HUP)
+            {
+                e |= Events::IN | Events::RDNORM;
+            }
+            if e.intersects(Events::OUT | Events::WRNORM | Events::WRBAND) {
+                e |= Events::OUT | Events::WRNORM | Events::WRBAND;
+            }
+            if e.contains(Events::HUP) {
+                e |= Events::RDHUP;
+            }
+            e
+        }
+        _ => events,
+    }
+}

@@ -6,39 +6,45 @@ GUEST_TARGET=x86_64-unknown-linux-gnu
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/cargo-target}
 GUEST_CPUS=2
 
-# cargo_guest TARGET ARGS...: cargo for the guest, statically linked (the
-# initramfs has no libc); prints the path of the executable of cargo target TARGET.
+# cargo_guest ARGS...: cargo for the guest, statically linked (the initramfs
+# has no libc); prints "NAME PATH" for each executable it built.
 cargo_guest() {
-    local name=$1
-    shift
     RUSTFLAGS="-C target-feature=+crt-static" cargo "$@" --target "$GUEST_TARGET" \
         --message-format=json-render-diagnostics |
         python3 -c 'import json,sys
 for line in sys.stdin:
     m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m.get("executable") \
-            and m["target"]["name"] == sys.argv[1]:
-        print(m["executable"])' "$name"
+    if m.get("reason") == "compiler-artifact" and m.get("executable"):
+        print(m["target"]["name"], m["executable"])'
 }
 
-# guest_programs: build the guest suite, the demo and the 32-bit client; sets
-# GUEST_TESTS, GUEST_DEMO, GUEST_COMPAT32.
+# The library's guest suites, each run with every backend required.
+LIB_SUITES=(behaviour fd_leak event_loops example)
+
+# guest_programs: build every program the guest runs into $CACHE/guest/.
 guest_programs() {
     step "guest programs"
-    log "cargo: building the guest suite and demo (static, $GUEST_TARGET)"
-    local out
-    out=$(cd "$REPO" && cargo_guest guest test -p vpoll-tests --features guest --test guest --no-run) ||
-        die "cargo could not build the guest suite" "cd $REPO && cargo test -p vpoll-tests --features guest --no-run"
-    GUEST_TESTS=$(grep -m1 . <<<"$out")
-    out=$(cd "$REPO" && cargo_guest vpoll-demo build -p vpoll-tests --bin vpoll-demo) ||
-        die "cargo could not build the demo" "cd $REPO && cargo build -p vpoll-tests --bin vpoll-demo"
-    GUEST_DEMO=$(grep -m1 . <<<"$out")
-    [ -x "$GUEST_TESTS" ] && [ -x "$GUEST_DEMO" ] || die "cargo built no executables" "rerun with CARGO_TERM_VERBOSE=true"
-    GUEST_COMPAT32="$CACHE/guest/vpoll32"
-    mkdir -p "$CACHE/guest"
+    GUEST_DIR="$CACHE/guest"
+    rm -rf "$GUEST_DIR"
+    mkdir -p "$GUEST_DIR"
+    log "cargo: building the guest suites, the demo and the example (static, $GUEST_TARGET)"
+    local built
+    built=$(cd "$REPO" && cargo_guest test -p vpoll-tests --features guest --test guest --no-run &&
+        cargo_guest build -p vpoll-tests --bin vpoll-demo &&
+        cargo_guest test -p vpoll --all-features --tests --no-run &&
+        cargo_guest build -p vpoll --example userstack) ||
+        die "cargo could not build the guest programs" \
+            "cd $REPO && cargo test --workspace --all-features --features vpoll-tests/guest --no-run"
+    local name
+    for name in guest vpoll-demo userstack "${LIB_SUITES[@]}"; do
+        local path
+        path=$(awk -v n="$name" '$1 == n { print $2; exit }' <<<"$built")
+        [ -x "$path" ] || die "cargo built no executable '$name'" "rerun with CARGO_TERM_VERBOSE=true"
+        cp "$path" "$GUEST_DIR/$name"
+    done
     log "gcc -m32: building the 32-bit client"
     run_logged "$CACHE/logs/vpoll32.log" gcc -m32 -static -O2 -Wall -Wextra -Werror \
-        -o "$GUEST_COMPAT32" "$REPO/tests/compat32/vpoll32.c"
+        -o "$GUEST_DIR/vpoll32" "$REPO/tests/compat32/vpoll32.c"
 }
 
 # initramfs_build OUT JOBSCRIPT [FILE...]: busybox, init, the module, and a job

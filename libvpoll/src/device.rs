@@ -6,7 +6,6 @@ use crate::abi::{VPOLL_IO_ADDEVENTS, VPOLL_IO_DELEVENTS, VPOLL_IO_SETEVENTS};
 use crate::{sys, Backend, Error, Events, Op, Result};
 use std::fs::OpenOptions;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::fs::OpenOptionsExt;
 
 /// Where the module's device node is.
 pub(crate) const PATH: &str = "/dev/vpoll";
@@ -22,17 +21,24 @@ pub(crate) struct Device {
 impl Device {
     /// Opens a new vpoll object with `events` pending.
     pub(crate) fn create(events: Events, cloexec: bool) -> Result<Device> {
-        let flags = if cloexec { libc::O_CLOEXEC } else { 0 };
+        // std opens every file close-on-exec; an inheritable fd is asked for afterwards.
         let file = OpenOptions::new()
             .read(true)
             .write(true)
-            .custom_flags(flags)
             .open(PATH)
             .map_err(|source| Error::Unavailable {
                 backend: BACKEND,
                 source,
             })?;
         let device = Device { fd: file.into() };
+        if !cloexec {
+            use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+            fcntl(&device.fd, FcntlArg::F_SETFD(FdFlag::empty())).map_err(|e| Error::Io {
+                backend: BACKEND,
+                operation: "fcntl(F_SETFD)",
+                source: e.into(),
+            })?;
+        }
         if !events.is_empty() {
             device.apply(Op::Set, events)?;
         }

@@ -69,6 +69,21 @@ impl Events {
     /// Every bit a pending mask may hold (`EPOLLALLMASK`).
     pub const ALL: Events = Events::from_bits_retain(crate::abi::EPOLLALLMASK);
 
+    /// The named events: all that `poll(2)` and `select(2)` can report (they
+    /// pass only these through). epoll and `read` see every bit of [`ALL`](Events::ALL).
+    pub const NAMED: Events = Events::IN
+        .union(Events::PRI)
+        .union(Events::OUT)
+        .union(Events::ERR)
+        .union(Events::HUP)
+        .union(Events::NVAL)
+        .union(Events::RDNORM)
+        .union(Events::RDBAND)
+        .union(Events::WRNORM)
+        .union(Events::WRBAND)
+        .union(Events::MSG)
+        .union(Events::RDHUP);
+
     /// The events of a raw mask, keeping only the bits a mask may hold.
     ///
     /// ```

@@ -6,6 +6,7 @@
 //! Run with `--test-threads=1`: the lifecycle tests unload and reload the module.
 
 mod abi;
+mod eventfd;
 mod lifecycle;
 mod protocol;
 mod system;

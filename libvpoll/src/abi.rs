@@ -2,7 +2,18 @@
 
 //! The numbers user space and the kernel agree on: `/dev/vpoll`'s ioctls, the
 //! `EFD_VPOLL` eventfd protocol, and the event bits (x86_64 Linux values,
-//! where `EPOLL*` equals `POLL*`).
+//! where `EPOLL*` equals `POLL*`). [`Vpoll`](crate::Vpoll) speaks these for
+//! you; they are here for code that talks to the kernel directly:
+//!
+//! ```no_run
+//! use std::os::fd::AsRawFd;
+//! use vpoll::abi::{events, VPOLL_IO_ADDEVENTS};
+//! let dev = std::fs::OpenOptions::new().read(true).write(true).open("/dev/vpoll")?;
+//! // The argument is the mask itself; the result is the new mask.
+//! let mask = unsafe { libc::ioctl(dev.as_raw_fd(), VPOLL_IO_ADDEVENTS as _, events::IN as libc::c_ulong) };
+//! assert_eq!(mask as u32, events::IN);
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 /// Every bit a pending mask may hold. Bits 28..=31 are epoll input flags
 /// (`EPOLLEXCLUSIVE`, `EPOLLWAKEUP`, `EPOLLONESHOT`, `EPOLLET`), never events.
@@ -34,20 +45,31 @@ pub const EFD_VPOLL_MODEVENTS: u64 = 3 << 32;
 /// The `/proc/<pid>/fdinfo/<fd>` key under which `/dev/vpoll` shows its mask.
 pub const FDINFO_KEY: &str = "vpoll-events:";
 
-/// Event bits, as in `<poll.h>` and `<sys/epoll.h>`.
-#[allow(missing_docs)]
+/// Event bits, as in `<poll.h>` and `<sys/epoll.h>`; [`Events`](crate::Events) names the same.
 pub mod events {
+    /// `POLLIN`.
     pub const IN: u32 = 0x001;
+    /// `POLLPRI`.
     pub const PRI: u32 = 0x002;
+    /// `POLLOUT`.
     pub const OUT: u32 = 0x004;
+    /// `POLLERR`.
     pub const ERR: u32 = 0x008;
+    /// `POLLHUP`.
     pub const HUP: u32 = 0x010;
+    /// `POLLNVAL`.
     pub const NVAL: u32 = 0x020;
+    /// `POLLRDNORM`.
     pub const RDNORM: u32 = 0x040;
+    /// `POLLRDBAND`.
     pub const RDBAND: u32 = 0x080;
+    /// `POLLWRNORM`.
     pub const WRNORM: u32 = 0x100;
+    /// `POLLWRBAND`.
     pub const WRBAND: u32 = 0x200;
+    /// `POLLMSG`.
     pub const MSG: u32 = 0x400;
+    /// `POLLRDHUP`.
     pub const RDHUP: u32 = 0x2000;
 }
 

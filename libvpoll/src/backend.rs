@@ -8,6 +8,13 @@ use std::str::FromStr;
 use std::sync::OnceLock;
 
 /// How a [`Vpoll`](crate::Vpoll) is made, in the order they are tried.
+///
+/// ```
+/// use vpoll::{Backend, Vpoll};
+/// let vp = Vpoll::builder().backend(Backend::Emulation).build()?;
+/// assert_eq!(vp.backend().to_string(), "emulation");
+/// # Ok::<(), vpoll::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Backend {
     /// `/dev/vpoll` from the vpoll kernel module: every event.
@@ -20,10 +27,19 @@ pub enum Backend {
 }
 
 /// The environment variable that forces a backend: `device`, `eventfd` or `emulation`.
+///
+/// ```sh
+/// VPOLL_BACKEND=emulation my-program   # never touch /dev/vpoll
+/// ```
 pub const BACKEND_VAR: &str = "VPOLL_BACKEND";
 
 impl Backend {
     /// Every backend, in the order automatic selection tries them.
+    ///
+    /// ```
+    /// # use vpoll::Backend;
+    /// assert_eq!(vpoll::Backend::ALL[0], Backend::Device);
+    /// ```
     pub const ALL: [Backend; 3] = [Backend::Device, Backend::EventFd, Backend::Emulation];
 
     /// The events this backend can make an fd report.
@@ -41,6 +57,15 @@ impl Backend {
     }
 
     /// The backend `VPOLL_BACKEND` forces, if it is set.
+    ///
+    /// ```
+    /// # use vpoll::Backend;
+    /// match Backend::from_env()? {
+    ///     Some(b) => println!("forced: {b}"),
+    ///     None => println!("automatic"),
+    /// }
+    /// # Ok::<(), vpoll::Error>(())
+    /// ```
     pub fn from_env() -> Result<Option<Backend>> {
         match std::env::var(BACKEND_VAR) {
             Ok(value) => value.parse().map(Some),

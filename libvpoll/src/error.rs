@@ -6,9 +6,28 @@ use crate::{Backend, Events};
 use std::io;
 
 /// The result of a vpoll operation.
+///
+/// ```
+/// fn make() -> vpoll::Result<vpoll::Vpoll> {
+///     vpoll::Vpoll::new()
+/// }
+/// # make().unwrap();
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Why a vpoll operation failed. Every variant names the backend involved.
+///
+/// ```
+/// use vpoll::{Backend, Error, Events, Vpoll};
+/// let vp = Vpoll::builder().backend(Backend::Emulation).build()?;
+/// match vp.add(Events::ERR) {
+///     Err(Error::Unsupported { backend, events }) => {
+///         assert_eq!((backend, events), (Backend::Emulation, Events::ERR));
+///     }
+///     other => panic!("a socket cannot show ERR: {other:?}"),
+/// }
+/// # Ok::<(), vpoll::Error>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -83,6 +102,16 @@ fn list(tried: &[(Backend, io::Error)]) -> String {
 
 impl Error {
     /// The closest `io::ErrorKind`, for callers that speak `io::Error`.
+    ///
+    /// ```
+    /// # use vpoll::{Backend, Vpoll, Events};
+    /// let vp = Vpoll::builder().backend(Backend::Emulation).build()?;
+    /// let err = vp.add(Events::MSG).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::Unsupported);
+    /// let io: std::io::Error = err.into(); // keeps the message
+    /// assert!(io.to_string().contains("cannot deliver MSG"));
+    /// # Ok::<(), vpoll::Error>(())
+    /// ```
     pub fn kind(&self) -> io::ErrorKind {
         match self {
             Error::Unavailable { source, .. } | Error::Io { source, .. } => source.kind(),
@@ -95,6 +124,14 @@ impl Error {
     }
 
     /// The OS error number underneath, if a system call failed.
+    ///
+    /// ```
+    /// # use vpoll::{Backend, Vpoll};
+    /// if let Err(e) = Vpoll::builder().backend(Backend::Device).build() {
+    ///     // ENOENT without the module, EACCES if the node's mode refuses us.
+    ///     println!("no /dev/vpoll: errno {:?}", e.raw_os_error());
+    /// }
+    /// ```
     pub fn raw_os_error(&self) -> Option<i32> {
         match self {
             Error::Unavailable { source, .. } | Error::Io { source, .. } => source.raw_os_error(),

@@ -67,10 +67,21 @@ const NAMES: &[(&str, Events)] = &[
 
 impl Events {
     /// Every bit a pending mask may hold (`EPOLLALLMASK`).
+    ///
+    /// ```
+    /// # use vpoll::Events;
+    /// assert_eq!(Events::ALL.bits(), 0x0fff_ffff);
+    /// ```
     pub const ALL: Events = Events::from_bits_retain(crate::abi::EPOLLALLMASK);
 
     /// The named events: all that `poll(2)` and `select(2)` can report (they
     /// pass only these through). epoll and `read` see every bit of [`ALL`](Events::ALL).
+    ///
+    /// ```
+    /// # use vpoll::Events;
+    /// assert!(Events::NAMED.contains(Events::RDHUP));
+    /// assert!(!Events::NAMED.contains(Events::from_mask(0x800)));
+    /// ```
     pub const NAMED: Events = Events::IN
         .union(Events::PRI)
         .union(Events::OUT)
@@ -118,6 +129,11 @@ impl fmt::Display for Events {
 }
 
 /// An events string that [`Events::from_str`] could not read.
+///
+/// ```
+/// let err = "in|bogus".parse::<vpoll::Events>().unwrap_err();
+/// assert_eq!(err.word, "bogus");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown event {word:?}; valid names: in, out, pri, err, hup, rdhup, nval, rdnorm, rdband, wrnorm, wrband, msg (any case, POLL/EPOLL prefix optional), or a number such as 0x2001")]
 pub struct ParseEventsError {

@@ -46,6 +46,12 @@ enum Imp {
 }
 
 /// Options for a new [`Vpoll`]; [`Vpoll::builder`] makes one.
+///
+/// ```
+/// use vpoll::{Events, Vpoll};
+/// let vp = Vpoll::builder().events(Events::OUT).cloexec(false).build()?;
+/// # Ok::<(), vpoll::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 #[must_use = "a Builder does nothing until .build()"]
 pub struct Builder {
@@ -56,12 +62,26 @@ pub struct Builder {
 
 impl Builder {
     /// The events pending from the start (default: none).
+    ///
+    /// ```
+    /// # use vpoll::{Events, Vpoll};
+    /// let vp = Vpoll::builder().events(Events::IN).build()?;
+    /// assert!(vp.events()?.contains(Events::IN));
+    /// # Ok::<(), vpoll::Error>(())
+    /// ```
     pub fn events(mut self, events: Events) -> Builder {
         self.events = events;
         self
     }
 
     /// Whether the fd closes on `exec` (default: yes).
+    ///
+    /// ```
+    /// # use vpoll::Vpoll;
+    /// // To hand the fd to a child process:
+    /// let inherited = Vpoll::builder().cloexec(false).build()?;
+    /// # Ok::<(), vpoll::Error>(())
+    /// ```
     pub fn cloexec(mut self, cloexec: bool) -> Builder {
         self.cloexec = cloexec;
         self
@@ -69,6 +89,13 @@ impl Builder {
 
     /// Use this backend only (default: `VPOLL_BACKEND` if set, else the first
     /// that works of device, eventfd, emulation).
+    ///
+    /// ```
+    /// # use vpoll::{Backend, Vpoll};
+    /// let vp = Vpoll::builder().backend(Backend::Emulation).build()?;
+    /// assert_eq!(vp.backend(), Backend::Emulation);
+    /// # Ok::<(), vpoll::Error>(())
+    /// ```
     pub fn backend(mut self, backend: Backend) -> Builder {
         self.backend = Some(backend);
         self
@@ -97,6 +124,13 @@ impl Builder {
 
 impl Vpoll {
     /// A vpoll fd with no events pending, on the automatically chosen backend.
+    ///
+    /// ```
+    /// # use vpoll::Vpoll;
+    /// let vp = Vpoll::new()?;
+    /// assert!(vp.events()?.is_empty());
+    /// # Ok::<(), vpoll::Error>(())
+    /// ```
     pub fn new() -> Result<Vpoll> {
         Vpoll::builder().build()
     }
@@ -114,6 +148,12 @@ impl Vpoll {
     }
 
     /// Options for a new vpoll fd: initial events, close-on-exec, backend.
+    ///
+    /// ```
+    /// # use vpoll::{Events, Vpoll};
+    /// let vp = Vpoll::builder().events(Events::OUT).build()?;
+    /// # Ok::<(), vpoll::Error>(())
+    /// ```
     pub fn builder() -> Builder {
         Builder {
             events: Events::empty(),

@@ -309,14 +309,25 @@ fn pollfree_bit_in_the_mask_does_not_detach_epoll() {
     use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
     // 0x4000 is POLLFREE when found in a wakeup key; as a mask bit it must be harmless.
     let pollfree = Events::from_mask(0x4000);
-    for b in backends().into_iter().filter(|b| b.deliverable().contains(pollfree)) {
+    for b in backends()
+        .into_iter()
+        .filter(|b| b.deliverable().contains(pollfree))
+    {
         let vp = make(b, Events::empty());
         let ep = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).unwrap();
-        ep.add(&vp, EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLET, 0)).unwrap();
+        ep.add(
+            &vp,
+            EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLET, 0),
+        )
+        .unwrap();
         let mut out = [EpollEvent::empty()];
         vp.add(E_IN | pollfree).unwrap();
         assert_eq!(ep.wait(&mut out, 0u16).unwrap(), 1, "{b}");
         vp.add(E_IN).unwrap();
-        assert_eq!(ep.wait(&mut out, 0u16).unwrap(), 1, "{b}: epoll lost the fd after a POLLFREE bit");
+        assert_eq!(
+            ep.wait(&mut out, 0u16).unwrap(),
+            1,
+            "{b}: epoll lost the fd after a POLLFREE bit"
+        );
     }
 }

@@ -30,8 +30,14 @@ fn epoll_et(fd: RawFd, interest: u32) -> nix::sys::epoll::Epoll {
     let ep = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).unwrap();
     // SAFETY: fd outlives the epoll set in every test.
     let bfd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-    ep.add(bfd, EpollEvent::new(EpollFlags::from_bits_retain((interest | libc::EPOLLET as u32) as i32), 0))
-        .unwrap();
+    ep.add(
+        bfd,
+        EpollEvent::new(
+            EpollFlags::from_bits_retain((interest | libc::EPOLLET as u32) as i32),
+            0,
+        ),
+    )
+    .unwrap();
     ep
 }
 
@@ -47,20 +53,36 @@ fn ready(ep: &nix::sys::epoll::Epoll) -> u32 {
 fn efd_vpoll_combines_only_with_cloexec_and_nonblock() {
     assert!(eventfd(0, EFD_VPOLL).is_ok());
     assert!(eventfd(0, EFD_VPOLL | libc::EFD_CLOEXEC | libc::EFD_NONBLOCK).is_ok());
-    assert_eq!(eventfd(0, EFD_VPOLL | libc::EFD_SEMAPHORE).err(), Some(Errno::EINVAL));
-    assert_eq!(eventfd(0, 1 << 3).err(), Some(Errno::EINVAL), "unknown flags stay refused");
+    assert_eq!(
+        eventfd(0, EFD_VPOLL | libc::EFD_SEMAPHORE).err(),
+        Some(Errno::EINVAL)
+    );
+    assert_eq!(
+        eventfd(0, 1 << 3).err(),
+        Some(Errno::EINVAL),
+        "unknown flags stay refused"
+    );
 }
 
 #[test]
 fn the_initial_value_is_the_initial_mask_within_epollallmask() {
-    assert_eq!(mask(&eventfd(IN | HUP, EFD_VPOLL).unwrap()), u64::from(IN | HUP));
-    assert_eq!(mask(&eventfd(u32::MAX, EFD_VPOLL).unwrap()), u64::from(EPOLLALLMASK));
+    assert_eq!(
+        mask(&eventfd(IN | HUP, EFD_VPOLL).unwrap()),
+        u64::from(IN | HUP)
+    );
+    assert_eq!(
+        mask(&eventfd(u32::MAX, EFD_VPOLL).unwrap()),
+        u64::from(EPOLLALLMASK)
+    );
 }
 
 #[test]
 fn write_ops_and_read() {
     let fd = eventfd(0, EFD_VPOLL).unwrap();
-    assert_eq!(command(&fd, EFD_VPOLL_ADDEVENTS | u64::from(IN | OUT)), Ok(8));
+    assert_eq!(
+        command(&fd, EFD_VPOLL_ADDEVENTS | u64::from(IN | OUT)),
+        Ok(8)
+    );
     assert_eq!(command(&fd, EFD_VPOLL_DELEVENTS | u64::from(IN)), Ok(8));
     assert_eq!(mask(&fd), u64::from(OUT));
     assert_eq!(command(&fd, EFD_VPOLL_MODEVENTS | 0xffff_ffff), Ok(8));
@@ -70,18 +92,29 @@ fn write_ops_and_read() {
     }
     assert_eq!(nix::unistd::write(&fd, &[0u8; 7]), Err(Errno::EINVAL));
     assert_eq!(nix::unistd::read(&fd, &mut [0u8; 7]), Err(Errno::EINVAL));
-    assert_eq!(nix::unistd::read(&fd, &mut [0u8; 16]), Ok(8), "read never blocks");
+    assert_eq!(
+        nix::unistd::read(&fd, &mut [0u8; 16]),
+        Ok(8),
+        "read never blocks"
+    );
 }
 
 #[test]
 fn poll_reports_the_mask_and_fdinfo_shows_it() {
     let fd = eventfd(PRI | RDHUP, EFD_VPOLL).unwrap();
-    let mut p = libc::pollfd { fd: fd.as_raw_fd(), events: (PRI | RDHUP) as i16, revents: 0 };
+    let mut p = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: (PRI | RDHUP) as i16,
+        revents: 0,
+    };
     // SAFETY: one valid pollfd.
     assert_eq!(unsafe { libc::poll(&mut p, 1, 0) }, 1);
     assert_eq!(p.revents as u16 as u32, PRI | RDHUP);
     let fdinfo = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).unwrap();
-    assert!(fdinfo.contains(&format!("eventfd-count: {:16x}", PRI | RDHUP)), "{fdinfo}");
+    assert!(
+        fdinfo.contains(&format!("eventfd-count: {:16x}", PRI | RDHUP)),
+        "{fdinfo}"
+    );
     assert!(fdinfo.contains("eventfd-vpoll: 1"), "{fdinfo}");
 }
 

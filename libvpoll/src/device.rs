@@ -81,6 +81,11 @@ impl Device {
         self.fd.as_fd()
     }
 
+    /// Adopts an fd already known to be one of ours.
+    pub(crate) fn from_fd(fd: OwnedFd) -> Device {
+        Device { fd }
+    }
+
     pub(crate) fn into_fd(self) -> OwnedFd {
         self.fd
     }

@@ -61,6 +61,11 @@ impl EventFd {
         self.fd.as_fd()
     }
 
+    /// Adopts an fd already known to be one of ours.
+    pub(crate) fn from_fd(fd: OwnedFd) -> EventFd {
+        EventFd { fd }
+    }
+
     pub(crate) fn into_fd(self) -> OwnedFd {
         self.fd
     }

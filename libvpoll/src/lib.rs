@@ -59,6 +59,6 @@ mod vpoll;
 pub use backend::{Backend, BACKEND_VAR};
 pub use error::{Error, Result};
 pub use events::{Events, ParseEventsError};
-pub use vpoll::{Builder, Vpoll};
+pub use vpoll::{Builder, NotVpoll, Vpoll};
 
 pub(crate) use vpoll::Op;

@@ -269,6 +269,57 @@ impl From<Vpoll> for OwnedFd {
     }
 }
 
+/// A file descriptor that [`Vpoll::try_from`] found not to be a vpoll fd it
+/// can drive; it gives the fd back.
+#[derive(Debug, thiserror::Error)]
+#[error("fd {} is not a vpoll fd this process can control (it is {what})", fd.as_raw_fd())]
+pub struct NotVpoll {
+    /// The fd, returned unchanged.
+    pub fd: OwnedFd,
+    /// What it is instead, as `/proc/self/fd` names it (`socket:[…]`, `/dev/null`, …).
+    pub what: String,
+}
+
+impl TryFrom<OwnedFd> for Vpoll {
+    type Error = NotVpoll;
+
+    /// Takes over a vpoll fd made elsewhere — inherited, received over a
+    /// socket, or taken from another process with `pidfd_getfd` — if it is a
+    /// `/dev/vpoll` fd or an `EFD_VPOLL` eventfd (told apart by their fdinfo).
+    /// An emulated vpoll fd is a plain socket: only the `Vpoll` that made it
+    /// holds its control end, so it is refused.
+    ///
+    /// ```
+    /// use std::os::fd::OwnedFd;
+    /// use vpoll::Vpoll;
+    /// let null: OwnedFd = std::fs::File::open("/dev/null")?.into();
+    /// let err = Vpoll::try_from(null).unwrap_err();
+    /// assert_eq!(err.what, "/dev/null");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    fn try_from(fd: OwnedFd) -> std::result::Result<Vpoll, NotVpoll> {
+        let raw = fd.as_raw_fd();
+        let fdinfo =
+            std::fs::read_to_string(format!("/proc/self/fdinfo/{raw}")).unwrap_or_default();
+        let imp = if fdinfo
+            .lines()
+            .any(|l| l.starts_with(crate::abi::FDINFO_KEY))
+        {
+            Imp::Device(Device::from_fd(fd))
+        } else if fdinfo
+            .lines()
+            .any(|l| l.split_whitespace().eq(["eventfd-vpoll:", "1"]))
+        {
+            Imp::EventFd(EventFd::from_fd(fd))
+        } else {
+            let what = std::fs::read_link(format!("/proc/self/fd/{raw}"))
+                .map_or_else(|e| format!("unknown: {e}"), |p| p.display().to_string());
+            return Err(NotVpoll { fd, what });
+        };
+        Ok(Vpoll { imp })
+    }
+}
+
 impl IntoRawFd for Vpoll {
     /// As `OwnedFd::from`, then the raw number.
     fn into_raw_fd(self) -> RawFd {

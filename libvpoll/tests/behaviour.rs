@@ -331,3 +331,25 @@ fn pollfree_bit_in_the_mask_does_not_detach_epoll() {
         );
     }
 }
+
+#[test]
+fn an_fd_made_elsewhere_is_taken_over_or_given_back() {
+    use std::os::fd::OwnedFd;
+    for b in backends() {
+        let vp = make(b, Events::empty());
+        let dup: OwnedFd = nix::unistd::dup(&vp).unwrap();
+        match (b, Vpoll::try_from(dup)) {
+            (Backend::Emulation, Err(not)) => {
+                assert!(not.what.starts_with("socket:"), "{}", not.what);
+                assert!(not.to_string().contains("not a vpoll fd"), "{not}");
+            }
+            (Backend::Emulation, Ok(_)) => panic!("an emulated fd has no control end to take over"),
+            (_, Ok(other)) => {
+                assert_eq!(other.backend(), b);
+                other.add(E_IN).unwrap();
+                assert!(vp.events().unwrap().contains(E_IN), "{b}: the same object");
+            }
+            (_, Err(not)) => panic!("{b}: refused: {not}"),
+        }
+    }
+}

@@ -92,8 +92,17 @@ fn closure(events: Events) -> Events {
 pub(crate) struct Emulation {
     /// The end user space polls.
     app: OwnedFd,
-    /// Our end; also serialises changes, which take several system calls.
-    ctl: Mutex<OwnedFd>,
+    /// Our end, and what was asked for; the lock serialises changes, which
+    /// take several system calls.
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    ctl: OwnedFd,
+    /// The events asked for. The socket shows their [`closure`], so an event
+    /// that was only implied (IN by PRI) goes when its implier goes.
+    requested: Events,
 }
 
 impl Emulation {
@@ -105,25 +114,27 @@ impl Emulation {
         })?;
         // The smallest send buffer, so that filling app's send path (to clear OUT) takes few bytes.
         setsockopt(&app, sockopt::SndBuf, &1).map_err(io_error("setsockopt(SO_SNDBUF)"))?;
-        let emulation = Emulation {
-            app,
-            ctl: Mutex::new(ctl),
-        };
+        let state = Mutex::new(State {
+            ctl,
+            requested: Events::empty(),
+        });
+        let emulation = Emulation { app, state };
         emulation.apply(Op::Set, events)?;
         Ok(emulation)
     }
 
     /// Changes the events; returns what the kernel then reports.
     pub(crate) fn apply(&self, op: Op, events: Events) -> Result<Events> {
-        let ctl = self
-            .ctl
+        let mut state = self
+            .state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let now = show(&self.app);
+        let asked = state.requested;
         // IN comes with RDNORM, OUT with WRNORM|WRBAND: clearing one clears its group.
         let (target, cleared) = match op {
-            Op::Add => (now | events, Events::empty()),
-            Op::Del => (now - group(events), group(events)),
+            Op::Add => (asked | events, Events::empty()),
+            Op::Del => (asked - group(events), group(events)),
             Op::Set => (events, Events::ALL - group(events)),
         };
         let unsupported = target - deliverable();
@@ -152,7 +163,9 @@ impl Emulation {
                 with,
             });
         }
-        self.realize(&ctl, now, want)
+        let shown = self.realize(&state.ctl, now, want)?;
+        state.requested = target;
+        Ok(shown)
     }
 
     /// Moves the sockets from showing `now` to showing `want`.
@@ -225,11 +238,11 @@ impl Emulation {
     /// The app end; the control end is leaked, since closing it would show a
     /// hang-up that nobody asked for.
     pub(crate) fn into_fd(self) -> OwnedFd {
-        let ctl = self
-            .ctl
+        let state = self
+            .state
             .into_inner()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        std::mem::forget(ctl);
+        std::mem::forget(state.ctl);
         self.app
     }
 }

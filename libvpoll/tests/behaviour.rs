@@ -353,3 +353,26 @@ fn an_fd_made_elsewhere_is_taken_over_or_given_back() {
         }
     }
 }
+
+#[test]
+fn an_implied_event_goes_with_the_event_that_implied_it() {
+    for b in backends() {
+        let vp = make(b, Events::empty());
+        if !b.deliverable().contains(Events::PRI) {
+            continue;
+        }
+        vp.add(Events::PRI).unwrap();
+        assert_eq!(
+            vp.del(Events::PRI).unwrap(),
+            Events::empty(),
+            "{b}: IN was never asked for"
+        );
+        vp.add(E_IN).unwrap();
+        vp.add(Events::PRI).unwrap();
+        assert_eq!(
+            vp.del(Events::PRI).unwrap(),
+            shown(b, E_IN),
+            "{b}: IN was asked for"
+        );
+    }
+}

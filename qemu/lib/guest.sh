@@ -32,11 +32,12 @@ guest_programs() {
     built=$(cd "$REPO" && cargo_guest test -p vpoll-tests --features guest --test guest --no-run &&
         cargo_guest build -p vpoll-tests --bin vpoll-demo &&
         cargo_guest test -p vpoll --all-features --tests --no-run &&
-        cargo_guest build -p vpoll --example userstack) ||
+        cargo_guest build -p vpoll --example userstack &&
+        cargo_guest build -p vpollctl) ||
         die "cargo could not build the guest programs" \
             "cd $REPO && cargo test --workspace --all-features --features vpoll-tests/guest --no-run"
     local name
-    for name in guest vpoll-demo userstack "${LIB_SUITES[@]}"; do
+    for name in guest vpoll-demo userstack vpollctl "${LIB_SUITES[@]}"; do
         local path
         path=$(awk -v n="$name" '$1 == n { print $2; exit }' <<<"$built")
         [ -x "$path" ] || die "cargo built no executable '$name'" "rerun with CARGO_TERM_VERBOSE=true"

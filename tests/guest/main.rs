@@ -10,4 +10,5 @@ mod eventfd;
 mod lifecycle;
 mod protocol;
 mod system;
+mod vpollctl;
 mod wakeup;

@@ -1,19 +1,23 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 
-//! vpollctl: inspect vpoll fds and inject events by hand.
-//!
-//! The commands arrive with the library's `Vpoll` type; until then this
-//! binary only says so, and exits with the usage-error code.
+//! vpollctl: inspect vpoll fds and inject poll events by hand.
 
-use std::process::ExitCode;
+mod cli;
+mod commands;
+mod error;
+mod exit_code;
+mod output;
+mod proc;
 
-fn main() -> ExitCode {
-    eprintln!(
-        "vpollctl {}: no commands yet; /dev/vpoll's ioctls are {:#x}/{:#x}/{:#x}",
-        env!("CARGO_PKG_VERSION"),
-        vpoll::abi::VPOLL_IO_ADDEVENTS,
-        vpoll::abi::VPOLL_IO_DELEVENTS,
-        vpoll::abi::VPOLL_IO_SETEVENTS,
-    );
-    ExitCode::from(2)
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    match commands::run(cli) {
+        Ok(code) => code.into(),
+        Err(e) => {
+            eprintln!("vpollctl: {}", e.message);
+            e.code.into()
+        }
+    }
 }

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! `exec`: run a command with a vpoll fd, and drive it from stdin.
+
+use crate::error::{CliError, Context, Result};
+use crate::exit_code::ExitCode;
+use crate::output::{self, Mask};
+use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+use std::io::BufRead;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, Stdio};
+use vpoll::{Backend, Events, Vpoll};
+
+pub fn run(
+    json: bool,
+    events: Events,
+    fd: i32,
+    backend: Option<Backend>,
+    command: &[String],
+) -> Result<ExitCode> {
+    if fd < 3 {
+        return Err(CliError::usage(format!(
+            "--fd {fd} would replace stdin, stdout or stderr; use 3 or more"
+        )));
+    }
+    // Hold the number first, so that the vpoll fd itself cannot land on it.
+    let slot = reserve(fd)?;
+    let mut builder = Vpoll::builder().events(events);
+    if let Some(b) = backend {
+        builder = builder.backend(b);
+    }
+    let vp = builder.build().context("creating the vpoll fd")?;
+    // The child inherits `fd` without close-on-exec; here it is only a copy,
+    // closed once the child runs.
+    let inherited = place(&vp, slot)?;
+    let mut child = Command::new(&command[0])
+        .args(&command[1..])
+        .env("VPOLL_FD", fd.to_string())
+        .stdin(Stdio::null())
+        .spawn()
+        .context(format!("running {}", command[0]))?;
+    drop(inherited);
+    eprintln!(
+        "vpollctl: {} runs with a vpoll fd ({} backend) at fd {fd}",
+        command[0],
+        vp.backend()
+    );
+
+    for line in std::io::stdin().lock().lines() {
+        let line = line.context("reading commands from stdin")?;
+        match apply(&vp, line.trim()) {
+            Ok(Some(now)) => output::print(json, &Mask::from(now), || now.to_string()),
+            Ok(None) => {}
+            Err(e) => eprintln!("vpollctl: {e}"),
+        }
+    }
+    let status = child
+        .wait()
+        .context(format!("waiting for {}", command[0]))?;
+    let code = status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+    std::process::exit(code)
+}
+
+/// One stdin command; `None` for a blank line or a comment.
+fn apply(vp: &Vpoll, line: &str) -> Result<Option<Events>, String> {
+    if line.is_empty() || line.starts_with('#') {
+        return Ok(None);
+    }
+    let (verb, arg) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+    let events = || arg.trim().parse::<Events>().map_err(|e| e.to_string());
+    let result = match verb {
+        "add" => vp.add(events()?),
+        "del" => vp.del(events()?),
+        "set" => vp.set(events()?),
+        "get" => vp.events(),
+        _ => {
+            return Err(format!(
+                "unknown command {verb:?}; use add EVENTS, del EVENTS, set EVENTS or get"
+            ))
+        }
+    };
+    result.map(Some).map_err(|e| e.to_string())
+}
+
+/// Takes fd number `fd` with a close-on-exec placeholder; refuses a number
+/// that is already open here, rather than closing whatever it is.
+fn reserve(fd: i32) -> Result<OwnedFd> {
+    // SAFETY: F_GETFD only asks whether `fd` is open.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } != -1 {
+        return Err(CliError::usage(format!(
+            "fd {fd} is already open in vpollctl; choose another with --fd"
+        )));
+    }
+    let null = std::fs::File::open("/dev/null").context("opening /dev/null")?;
+    if null.as_raw_fd() == fd {
+        return Ok(null.into()); // the lowest free number was the one asked for
+    }
+    // SAFETY: dup3 onto a number that is not open; the result is owned below.
+    if unsafe { libc::dup3(null.as_raw_fd(), fd, libc::O_CLOEXEC) } != fd {
+        return Err(CliError::failed(
+            format!("dup3 to fd {fd}"),
+            std::io::Error::last_os_error(),
+        ));
+    }
+    // SAFETY: `fd` was just created by dup3 and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Puts a copy of `vp`'s fd in the reserved `slot`, inheritable.
+fn place(vp: &Vpoll, slot: OwnedFd) -> Result<OwnedFd> {
+    // SAFETY: dup2 atomically replaces the placeholder that `slot` owns.
+    if unsafe { libc::dup2(vp.as_raw_fd(), slot.as_raw_fd()) } != slot.as_raw_fd() {
+        return Err(CliError::failed("dup2", std::io::Error::last_os_error()));
+    }
+    fcntl(&slot, FcntlArg::F_SETFD(FdFlag::empty())).context("clearing close-on-exec")?;
+    Ok(slot)
+}

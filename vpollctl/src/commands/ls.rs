@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! `ls`: the vpoll fds of processes, from /proc.
+
+use crate::error::{Context, Result};
+use crate::exit_code::ExitCode;
+use crate::proc::{all_pids, vpoll_fds, Listed};
+
+pub fn run(json: bool, pids: &[i32]) -> Result<ExitCode> {
+    let mut found: Vec<Listed> = Vec::new();
+    if pids.is_empty() {
+        // Every process we may look at; the others are not ours to list.
+        for pid in all_pids() {
+            found.extend(vpoll_fds(pid).unwrap_or_default());
+        }
+    } else {
+        for &pid in pids {
+            found.extend(vpoll_fds(pid).context(format!("reading /proc/{pid}/fd"))?);
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string(&found).expect("serialisable"));
+    } else {
+        println!(
+            "{:>7} {:>4}  {:<8} {:<16} EVENTS",
+            "PID", "FD", "BACKEND", "COMMAND"
+        );
+        for l in &found {
+            println!(
+                "{:>7} {:>4}  {:<8} {:<16} {}",
+                l.pid, l.fd, l.backend, l.command, l.events
+            );
+        }
+    }
+    Ok(ExitCode::Success)
+}

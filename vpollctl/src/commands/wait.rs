@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! `wait`: block until an fd of this process reports any of some events.
+
+use crate::error::{CliError, Context, Result};
+use crate::exit_code::ExitCode;
+use crate::output::{self, Mask};
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use std::os::fd::BorrowedFd;
+use vpoll::Events;
+
+pub fn run(json: bool, events: Events, fd: Option<i32>, timeout: Option<f64>) -> Result<ExitCode> {
+    let fd = match fd {
+        Some(fd) => fd,
+        None => std::env::var("VPOLL_FD")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(3),
+    };
+    nix::fcntl::fcntl(fd_ref(fd), nix::fcntl::FcntlArg::F_GETFD)
+        .map_err(|_| CliError::failed(format!("fd {fd}"), "not open in this process"))?;
+    // epoll rather than poll: it reports every bit of a mask, not only the named ones.
+    let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).context("epoll_create")?;
+    epoll
+        .add(fd_ref(fd), EpollEvent::new(EpollFlags::from(events), 0))
+        .context(format!("watching fd {fd}"))?;
+    let limit = match timeout {
+        None => EpollTimeout::NONE,
+        Some(s) => EpollTimeout::try_from(std::time::Duration::from_secs_f64(s))
+            .map_err(|_| CliError::usage(format!("--timeout {s} is out of range")))?,
+    };
+    let mut out = [EpollEvent::empty()];
+    let n = epoll.wait(&mut out, limit).context("epoll_wait")?;
+    if n == 0 {
+        return Err(CliError::failed(
+            format!("fd {fd}"),
+            format!("none of {events} within the timeout"),
+        ));
+    }
+    let seen = Events::from(out[0].events());
+    output::print(json, &Mask::from(seen), || seen.to_string());
+    Ok(ExitCode::Success)
+}
+
+fn fd_ref(fd: i32) -> BorrowedFd<'static> {
+    // SAFETY: the fd is only used for the fcntl/epoll_ctl calls above, while
+    // this process keeps it open (it was inherited, and nothing here closes it).
+    unsafe { BorrowedFd::borrow_raw(fd) }
+}

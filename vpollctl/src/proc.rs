@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! Other processes' fds: taking a duplicate with `pidfd_getfd`, and reading
+//! what `/proc/<pid>/fdinfo` says about vpoll fds.
+
+use crate::error::{CliError, Result};
+use rustix::io::Errno;
+use rustix::process::{pidfd_getfd, pidfd_open, Pid, PidfdFlags, PidfdGetfdFlags};
+use std::os::fd::OwnedFd;
+use vpoll::{Backend, Events};
+
+/// A duplicate of fd `fd` of process `pid`. Needs the rights ptrace needs.
+pub fn take_fd(pid: i32, fd: i32) -> Result<OwnedFd> {
+    let p =
+        Pid::from_raw(pid).ok_or_else(|| CliError::usage(format!("{pid} is not a process id")))?;
+    let pidfd = pidfd_open(p, PidfdFlags::empty()).map_err(|e| match e {
+        Errno::SRCH => CliError::failed(format!("process {pid}"), "no such process"),
+        e => CliError::failed(format!("pidfd_open({pid})"), e),
+    })?;
+    pidfd_getfd(&pidfd, fd, PidfdGetfdFlags::empty()).map_err(|e| match e {
+        Errno::PERM | Errno::ACCESS => CliError::failed(
+            format!("taking fd {fd} of process {pid}"),
+            "not permitted: this needs the same rights as ptrace (the same user and a \
+             kernel.yama.ptrace_scope that allows it, or CAP_SYS_PTRACE)",
+        ),
+        Errno::BADF => CliError::failed(format!("process {pid}"), format!("it has no fd {fd}")),
+        e => CliError::failed(format!("pidfd_getfd({pid}, {fd})"), e),
+    })
+}
+
+/// A vpoll fd seen in `/proc`.
+#[derive(Debug, serde::Serialize)]
+pub struct Listed {
+    pub pid: i32,
+    pub fd: i32,
+    pub command: String,
+    #[serde(serialize_with = "crate::output::backend")]
+    pub backend: Backend,
+    #[serde(serialize_with = "crate::output::events")]
+    pub events: Events,
+}
+
+/// The vpoll fds of `pid`, from its fdinfo; an error if /proc refuses us.
+pub fn vpoll_fds(pid: i32) -> std::io::Result<Vec<Listed>> {
+    let command = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(format!("/proc/{pid}/fd"))? {
+        let entry = entry?;
+        let Ok(fd) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(fdinfo) = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")) else {
+            continue;
+        };
+        if let Some((backend, events)) = parse_fdinfo(&fdinfo) {
+            found.push(Listed {
+                pid,
+                fd,
+                command: command.clone(),
+                backend,
+                events,
+            });
+        }
+    }
+    found.sort_by_key(|l| l.fd);
+    Ok(found)
+}
+
+/// Which kind of vpoll fd an fdinfo describes, and its mask.
+pub fn parse_fdinfo(fdinfo: &str) -> Option<(Backend, Events)> {
+    let field = |key: &str| {
+        fdinfo
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .map(|v| v.trim().trim_start_matches("0x"))
+    };
+    if let Some(mask) = field(vpoll::abi::FDINFO_KEY) {
+        return Some((
+            Backend::Device,
+            Events::from_mask(u32::from_str_radix(mask, 16).ok()?),
+        ));
+    }
+    if field("eventfd-vpoll:") == Some("1") {
+        let mask = u64::from_str_radix(field("eventfd-count:")?, 16).ok()?;
+        return Some((Backend::EventFd, Events::from_mask(mask as u32)));
+    }
+    None
+}
+
+/// Every process id in /proc.
+pub fn all_pids() -> Vec<i32> {
+    let mut pids: Vec<i32> = std::fs::read_dir("/proc")
+        .map(|dir| {
+            dir.flatten()
+                .filter_map(|e| e.file_name().to_string_lossy().parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    pids.sort_unstable();
+    pids
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fdinfo_of_each_kind() {
+        let device = "pos:\t0\nflags:\t02000002\nmnt_id:\t20\nino:\t5\nvpoll-events:\t0x00002011\n";
+        assert_eq!(
+            parse_fdinfo(device),
+            Some((Backend::Device, Events::IN | Events::HUP | Events::RDHUP))
+        );
+        let eventfd = "pos:\t0\neventfd-count:                6\neventfd-id: 3\neventfd-semaphore: 0\neventfd-vpoll: 1\n";
+        assert_eq!(
+            parse_fdinfo(eventfd),
+            Some((Backend::EventFd, Events::PRI | Events::OUT))
+        );
+        let counter = "eventfd-count:                6\neventfd-id: 3\neventfd-semaphore: 0\neventfd-vpoll: 0\n";
+        assert_eq!(
+            parse_fdinfo(counter),
+            None,
+            "a plain eventfd is not a vpoll fd"
+        );
+        assert_eq!(parse_fdinfo("pos:\t0\nflags:\t02\n"), None);
+    }
+}

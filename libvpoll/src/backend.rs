@@ -79,7 +79,8 @@ impl Backend {
 
 impl fmt::Display for Backend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+        // `pad`, so that width and alignment (`{:<9}`) work in tables.
+        f.pad(match self {
             Backend::Device => "device",
             Backend::EventFd => "eventfd",
             Backend::Emulation => "emulation",
@@ -138,6 +139,7 @@ mod tests {
             assert_eq!(b.to_string().parse::<Backend>().unwrap(), b);
         }
         assert_eq!("EventFD".parse::<Backend>().unwrap(), Backend::EventFd);
+        assert_eq!(format!("[{:<8}]", Backend::Device), "[device  ]");
         assert!(
             matches!("kqueue".parse::<Backend>(), Err(Error::BadBackendVar { value }) if value == "kqueue")
         );

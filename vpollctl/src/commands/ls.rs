@@ -22,12 +22,12 @@ pub fn run(json: bool, pids: &[i32]) -> Result<ExitCode> {
         println!("{}", serde_json::to_string(&found).expect("serialisable"));
     } else {
         println!(
-            "{:>7} {:>4}  {:<8} {:<16} EVENTS",
+            "{:>7} {:>4}  {:<9} {:<16} EVENTS",
             "PID", "FD", "BACKEND", "COMMAND"
         );
         for l in &found {
             println!(
-                "{:>7} {:>4}  {:<8} {:<16} {}",
+                "{:>7} {:>4}  {:<9} {:<16} {}",
                 l.pid, l.fd, l.backend, l.command, l.events
             );
         }

@@ -217,3 +217,27 @@ fn a_non_vpoll_fd_is_refused_and_left_alone() {
         stderr(&out)
     );
 }
+
+#[test]
+fn info_reports_the_loaded_module_and_its_version() {
+    let out = vpollctl(&["--json", "info"], "");
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    assert!(text.contains("\"module_loaded\": true"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "\"module_version\": \"{}\"",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("\"node\": \"/dev/vpoll, character device, mode 0666\""),
+        "{text}"
+    );
+    let human = stdout(&vpollctl(&["info"], ""));
+    assert!(
+        human.contains("choice:    device (device is the first choice and works)"),
+        "{human}"
+    );
+}

@@ -20,6 +20,7 @@ struct Info {
 struct Device {
     node: Option<String>,
     module_loaded: bool,
+    module_version: Option<String>,
     module_refcount: Option<u32>,
     usable: Probe,
 }
@@ -123,6 +124,9 @@ pub fn run(json: bool) -> Result<ExitCode> {
         device: Device {
             node: node(),
             module_loaded: std::path::Path::new("/sys/module/vpoll").exists(),
+            module_version: std::fs::read_to_string("/sys/module/vpoll/version")
+                .ok()
+                .map(|v| v.trim().to_owned()),
             module_refcount: std::fs::read_to_string("/sys/module/vpoll/refcnt")
                 .ok()
                 .and_then(|s| s.trim().parse().ok()),
@@ -149,10 +153,17 @@ pub fn run(json: bool) -> Result<ExitCode> {
     let d = &info.device;
     println!("device:    {}", state(&d.usable));
     println!("           node: {}", d.node.as_deref().unwrap_or("none"));
-    match (d.module_loaded, d.module_refcount) {
-        (true, Some(n)) => println!("           module vpoll loaded, {n} open fds pin it"),
-        (true, None) => println!("           module vpoll loaded"),
-        (false, _) => println!("           module vpoll not loaded (sudo insmod vpoll.ko)"),
+    if d.module_loaded {
+        let version = d
+            .module_version
+            .as_deref()
+            .map_or(String::new(), |v| format!(" {v}"));
+        let pins = d
+            .module_refcount
+            .map_or(String::new(), |n| format!(", {n} open fds pin it"));
+        println!("           module vpoll{version} loaded{pins}");
+    } else {
+        println!("           module vpoll not loaded (sudo insmod vpoll.ko)");
     }
     println!("eventfd:   {}", state(&info.eventfd));
     let all = Events::ALL;

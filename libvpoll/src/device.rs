@@ -26,10 +26,7 @@ impl Device {
             .read(true)
             .write(true)
             .open(PATH)
-            .map_err(|source| Error::Unavailable {
-                backend: BACKEND,
-                source,
-            })?;
+            .map_err(|e| crate::error::create_error(BACKEND, "open(/dev/vpoll)", e))?;
         let device = Device { fd: file.into() };
         if !cloexec {
             use nix::fcntl::{fcntl, FcntlArg, FdFlag};

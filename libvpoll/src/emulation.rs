@@ -108,10 +108,8 @@ struct State {
 impl Emulation {
     /// A socket pair showing `events`.
     pub(crate) fn create(events: Events, cloexec: bool) -> Result<Emulation> {
-        let (app, ctl) = pair_with(cloexec).map_err(|source| Error::Unavailable {
-            backend: BACKEND,
-            source,
-        })?;
+        let (app, ctl) =
+            pair_with(cloexec).map_err(|e| crate::error::create_error(BACKEND, "socketpair", e))?;
         // The smallest send buffer, so that filling app's send path (to clear OUT) takes few bytes.
         setsockopt(&app, sockopt::SndBuf, &1).map_err(io_error("setsockopt(SO_SNDBUF)"))?;
         let state = Mutex::new(State {

@@ -95,6 +95,20 @@ pub enum Error {
     },
 }
 
+/// The error for a failed create: running out of descriptors or memory is an
+/// `Io` error (it stops automatic selection, since no other backend would do
+/// better); anything else means the backend is not there.
+pub(crate) fn create_error(backend: Backend, operation: &'static str, source: io::Error) -> Error {
+    match source.raw_os_error() {
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::ENOBUFS) => Error::Io {
+            backend,
+            operation,
+            source,
+        },
+        _ => Error::Unavailable { backend, source },
+    }
+}
+
 fn list(tried: &[(Backend, io::Error)]) -> String {
     let parts: Vec<_> = tried.iter().map(|(b, e)| format!("{b}: {e}")).collect();
     parts.join("; ")

@@ -21,10 +21,8 @@ impl EventFd {
     /// with `EINVAL`.
     pub(crate) fn create(events: Events, cloexec: bool) -> Result<EventFd> {
         let flags = EFD_VPOLL | if cloexec { libc::EFD_CLOEXEC } else { 0 };
-        let fd = sys::eventfd(events.bits(), flags).map_err(|source| Error::Unavailable {
-            backend: BACKEND,
-            source,
-        })?;
+        let fd = sys::eventfd(events.bits(), flags)
+            .map_err(|e| crate::error::create_error(BACKEND, "eventfd(EFD_VPOLL)", e))?;
         Ok(EventFd { fd })
     }
 

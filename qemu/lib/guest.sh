@@ -19,7 +19,7 @@ for line in sys.stdin:
 }
 
 # The library's guest suites, each run with every backend required.
-LIB_SUITES=(behaviour fd_leak event_loops example)
+LIB_SUITES=(behaviour conformance fd_leak rlimit event_loops example)
 
 # guest_programs: build every program the guest runs into $CACHE/guest/.
 guest_programs() {

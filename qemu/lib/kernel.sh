@@ -30,15 +30,20 @@ kernel_patched_source() {
     done
 }
 
-# kernel_build FLAVOUR: build qemu/config/FLAVOUR.config; sets KBUILD and BZIMAGE.
+# kernel_build FLAVOUR: build tinyconfig + test.config (+ FLAVOUR.config for
+# another flavour, e.g. debug); sets KBUILD and BZIMAGE.
 kernel_build() {
     local flavour=${1:-test}
-    local fragment="$QEMU_DIR/config/$flavour.config"
-    [ -f "$fragment" ] || die "no config fragment $fragment" "ls $QEMU_DIR/config"
+    local fragments=("$QEMU_DIR/config/test.config")
+    [ "$flavour" = test ] || fragments+=("$QEMU_DIR/config/$flavour.config")
+    local fragment
+    for fragment in "${fragments[@]}"; do
+        [ -f "$fragment" ] || die "no config fragment $fragment" "ls $QEMU_DIR/config"
+    done
     step "kernel ($flavour)"
     kernel_patched_source
     local key
-    key=$(hash_of "$CACHE/src/linux-source-$KERNEL_SERIES.version" "$fragment" \
+    key=$(hash_of "$CACHE/src/linux-source-$KERNEL_SERIES.version" "${fragments[@]}" \
         "$QEMU_DIR/lib/kernel.sh" $(ls "$QEMU_DIR"/patches/*.patch 2>/dev/null) \
         "$($RUSTC_KERNEL --version)" "$(clang$LLVM_SUFFIX --version | head -n1)" \
         "$($BINDGEN --version)")
@@ -53,12 +58,14 @@ kernel_build() {
     rm -rf "$KBUILD"
     mkdir -p "$KBUILD"
     local logf="$CACHE/logs/kernel-$flavour.log"
-    log "configuring (tinyconfig + $(basename "$fragment")) in $KBUILD"
+    log "configuring (tinyconfig + ${fragments[*]##*/}) in $KBUILD"
     run_logged "$logf" make -C "$KSRC_PATCHED" O="$KBUILD" "${vars[@]}" tinyconfig
     run_logged "$logf.merge" "$KSRC_PATCHED/scripts/kconfig/merge_config.sh" -m -O "$KBUILD" \
-        "$KBUILD/.config" "$fragment"
+        "$KBUILD/.config" "${fragments[@]}"
     run_logged "$logf.olddefconfig" make -C "$KSRC_PATCHED" O="$KBUILD" "${vars[@]}" olddefconfig
-    config_check "$fragment" "$KBUILD/.config"
+    for fragment in "${fragments[@]}"; do
+        config_check "$fragment" "$KBUILD/.config"
+    done
     log "building bzImage and modules with $JOBS jobs (about 8 minutes on 2 cores; log: $logf)"
     build_with_progress "$logf" make -C "$KSRC_PATCHED" O="$KBUILD" "${vars[@]}" -j"$JOBS" bzImage modules
     touch "$KBUILD/.vpoll-built"

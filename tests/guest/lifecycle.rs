@@ -161,3 +161,24 @@ fn a_mode_outside_0777_is_refused() {
     assert_eq!(load("mode=01777"), Err(Errno::EINVAL));
     assert!(!Path::new(DEVICE).exists());
 }
+
+#[test]
+fn ten_thousand_opens_and_closes() {
+    // On the debug kernel, the kmemleak scan at the end of the run checks them.
+    for i in 0..10_000u32 {
+        let dev = Device::open().unwrap();
+        if i % 1000 == 0 {
+            dev.add(abi::events::IN);
+        }
+    }
+}
+
+#[test]
+fn load_and_unload_a_hundred_times() {
+    let _restore = RestoreModule;
+    for round in 0..100 {
+        assert_eq!(unload(), Ok(()), "unload {round}");
+        assert_eq!(load(""), Ok(()), "load {round}");
+        assert_eq!(Device::open().unwrap().add(abi::events::OUT), abi::events::OUT, "round {round}");
+    }
+}

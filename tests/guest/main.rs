@@ -7,8 +7,10 @@
 
 mod abi;
 mod eventfd;
+mod fuzz;
 mod lifecycle;
 mod protocol;
+mod stress;
 mod system;
 mod vpollctl;
 mod wakeup;

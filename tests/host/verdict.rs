@@ -20,11 +20,16 @@ fn verdict(mode: &str, logs: &[&str]) -> (i32, String) {
             p
         })
         .collect();
-    let out = Command::new(env!("CARGO_BIN_EXE_vpoll-verdict"))
-        .arg(mode)
-        .args(&paths)
-        .output()
-        .unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vpoll-verdict"));
+    cmd.arg(mode);
+    for (i, p) in paths.iter().enumerate() {
+        // By convention here, a second log of a test run is the host's.
+        if mode == "test" && i == 1 {
+            cmd.arg("--host");
+        }
+        cmd.arg(p);
+    }
+    let out = cmd.output().unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
     (
         out.status.code().unwrap(),
@@ -82,4 +87,42 @@ fn run_mode_exits_with_the_programs_status() {
     assert_eq!(verdict("run", &["VPOLL-EXIT: 3\n"]).0, 3);
     assert_eq!(verdict("run", &["BUG: x\nVPOLL-EXIT: 3\n"]).0, 1);
     assert_eq!(verdict("bogus", &["x"]).0, 2);
+}
+
+#[test]
+fn every_guest_console_must_be_clean() {
+    let dir = std::env::temp_dir().join(format!("vpoll-verdict-multi-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let plain = write("plain", GOOD);
+    let debug = write(
+        "debug",
+        &format!("{GOOD}[ 9.0] BUG: KASAN: use-after-free in x\n"),
+    );
+    let host = write("host", "test result: ok. 5 passed; 0 failed\n");
+    let run = |args: &[&std::path::Path]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_vpoll-verdict"))
+            .arg("test")
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8(out.stdout).unwrap(),
+        )
+    };
+    let flag = std::path::Path::new("--host");
+    assert_eq!(
+        run(&[&plain, &plain, flag, &host]),
+        (0, "65 passed, 0 failed\n".into())
+    );
+    assert_eq!(
+        run(&[&plain, &debug, flag, &host]),
+        (1, "65 passed, 1 failed\n".into())
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

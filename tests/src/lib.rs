@@ -5,4 +5,5 @@
 
 pub mod console;
 pub mod device;
+pub mod rng;
 pub mod waiter;

@@ -97,3 +97,21 @@ pub fn shown(backend: Backend, events: Events) -> Events {
         _ => events,
     }
 }
+
+/// The scheduler state letter of thread `tid` of this process (`S`: asleep).
+pub fn thread_state(tid: libc::pid_t) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+/// Waits until thread `tid` sleeps, so that an event raised next really wakes it.
+pub fn wait_asleep(tid: libc::pid_t) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while thread_state(tid) != Some('S') {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "thread {tid} never blocked"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}

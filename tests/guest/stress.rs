@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! Many threads changing shared vpoll fds while waiters sleep in poll, epoll
+//! (level- and edge-triggered) and select: every result is consistent with
+//! its operation, no waiter returns for the storm's events, none misses the
+//! final one, nothing deadlocks. Device and eventfd backends.
+
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use vpoll::{Backend, Events, Vpoll};
+use vpoll_tests::rng::Rng;
+use vpoll_tests::waiter::Waiter;
+
+const THREADS: u64 = 8;
+const OPS_PER_THREAD: u64 = 100_000;
+/// How long every waiter may take to see the final events.
+const BOUND: Duration = Duration::from_secs(30);
+/// What the storm may set: everything but what the waiters wait for (PRI;
+/// HUP and ERR, which poll and epoll always report; NVAL, in select's
+/// exceptional set).
+const STORM: Events = Events::ALL.difference(
+    Events::PRI
+        .union(Events::HUP)
+        .union(Events::ERR)
+        .union(Events::NVAL),
+);
+const FINAL: Events = Events::PRI.union(Events::HUP);
+
+fn poll_nothing(fd: i32) -> Events {
+    let mut p = libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    assert_eq!(
+        unsafe { libc::poll(&mut p, 1, 120_000) },
+        1,
+        "poll timed out"
+    );
+    Events::from_mask(p.revents as u16 as u32)
+}
+
+fn select_exceptional(fd: i32) -> Events {
+    // SAFETY: fd_set is plain data; one fd below FD_SETSIZE.
+    unsafe {
+        let mut x: libc::fd_set = std::mem::zeroed();
+        libc::FD_ZERO(&mut x);
+        libc::FD_SET(fd, &mut x);
+        let mut t = libc::timeval {
+            tv_sec: 120,
+            tv_usec: 0,
+        };
+        let n = libc::select(
+            fd + 1,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            &mut x,
+            &mut t,
+        );
+        assert_eq!(n, 1, "select timed out");
+        Events::PRI
+    }
+}
+
+fn epoll_pri(fd: i32, et: bool) -> Events {
+    use nix::sys::epoll::*;
+    let ep = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).unwrap();
+    let mut flags = EpollFlags::EPOLLPRI;
+    if et {
+        flags |= EpollFlags::EPOLLET;
+    }
+    // SAFETY: the fd stays open until every waiter has finished.
+    ep.add(
+        unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) },
+        EpollEvent::new(flags, 0),
+    )
+    .unwrap();
+    let mut out = [EpollEvent::empty()];
+    assert_eq!(
+        ep.wait(&mut out, 60_000u16).unwrap(),
+        1,
+        "epoll_wait timed out"
+    );
+    Events::from(out[0].events())
+}
+
+/// One mutator: random ADD/DEL/SET of storm events, each result checked.
+fn storm(fds: &[Arc<Vpoll>], mut rng: Rng, ops: u64) {
+    for _ in 0..ops {
+        let vp = &fds[rng.below(fds.len() as u64) as usize];
+        let ev = Events::from_mask(rng.next_u64() as u32) & STORM;
+        match rng.below(3) {
+            0 => assert!(vp.add(ev).unwrap().contains(ev)),
+            1 => assert!(!vp.del(ev).unwrap().intersects(ev)),
+            _ => {
+                // Others may change it concurrently; SET's own result is exact.
+                let now = vp.set(ev).unwrap();
+                assert!(
+                    now == ev || vp.backend() == Backend::EventFd,
+                    "SET returned {now}, not {ev}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_storm_of_changes_loses_no_wakeup() {
+    let ops: u64 = std::env::var("VPOLL_STRESS_OPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(OPS_PER_THREAD);
+    let mut seeds = Rng::from_env("stress");
+    for b in [Backend::Device, Backend::EventFd] {
+        let fds: Vec<Arc<Vpoll>> = (0..2)
+            .map(|_| Arc::new(Vpoll::builder().backend(b).build().unwrap()))
+            .collect();
+        let mut waiters = Vec::new();
+        for vp in &fds {
+            let fd = vp.as_raw_fd();
+            waiters.push(Waiter::spawn(move || poll_nothing(fd)));
+            waiters.push(Waiter::spawn(move || select_exceptional(fd)));
+            waiters.push(Waiter::spawn(move || epoll_pri(fd, false)));
+            waiters.push(Waiter::spawn(move || epoll_pri(fd, true)));
+        }
+        let start = Instant::now();
+        let mutators: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let (fds, rng) = (fds.clone(), Rng::new(seeds.next_u64()));
+                std::thread::spawn(move || storm(&fds, rng, ops))
+            })
+            .collect();
+        for m in mutators {
+            m.join().expect("a mutator found an inconsistent result");
+        }
+        let storm_time = start.elapsed();
+        for w in &waiters {
+            w.assert_still_blocked(Duration::from_millis(10));
+        }
+        for vp in &fds {
+            vp.add(FINAL).unwrap();
+        }
+        let woken = Instant::now();
+        for w in waiters {
+            assert!(
+                w.finish().intersects(FINAL),
+                "{b}: a waiter saw something else"
+            );
+        }
+        assert!(
+            woken.elapsed() < BOUND,
+            "{b}: waiters took {:?} to see the final events",
+            woken.elapsed()
+        );
+        println!(
+            "stress {b}: {THREADS} threads x {ops} ops in {storm_time:?}; 8 waiters woke in {:?}",
+            woken.elapsed()
+        );
+    }
+}

@@ -179,6 +179,10 @@ fn load_and_unload_a_hundred_times() {
     for round in 0..100 {
         assert_eq!(unload(), Ok(()), "unload {round}");
         assert_eq!(load(""), Ok(()), "load {round}");
-        assert_eq!(Device::open().unwrap().add(abi::events::OUT), abi::events::OUT, "round {round}");
+        assert_eq!(
+            Device::open().unwrap().add(abi::events::OUT),
+            abi::events::OUT,
+            "round {round}"
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! vpollctl against real device and eventfd vpoll fds: exec, the --pid/--fd
 //! commands on this test process's own fds, ls, watch, and its refusals.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Output, Stdio};
@@ -15,20 +15,7 @@ fn exe() -> String {
 }
 
 fn vpollctl(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(exe())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    vpoll_tests::command::run(&exe(), args, stdin)
 }
 
 fn stdout(out: &Output) -> String {

@@ -3,6 +3,7 @@
 //! Shared pieces of vpoll's tests: the verdict on a guest console log, a thin
 //! `/dev/vpoll` handle, and waiters that prove they are blocked in the kernel.
 
+pub mod command;
 pub mod console;
 pub mod device;
 pub mod rng;

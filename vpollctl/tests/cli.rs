@@ -3,25 +3,11 @@
 //! vpollctl end to end on the host, where the emulation is the backend:
 //! parsing, exit codes, `info`, `exec` driving a child that waits, refusals.
 
-use std::io::Write;
 use std::os::fd::AsRawFd;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 fn vpollctl(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vpollctl"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    vpoll_tests::command::run(env!("CARGO_BIN_EXE_vpollctl"), args, stdin)
 }
 
 fn text(bytes: &[u8]) -> String {

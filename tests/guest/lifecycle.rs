@@ -186,3 +186,46 @@ fn load_and_unload_a_hundred_times() {
         );
     }
 }
+
+#[test]
+#[ignore = "needs failslab: qemu/guest/test-job runs it on the debug kernel"]
+fn open_fails_cleanly_under_failslab() {
+    let _restore = RestoreModule;
+    std::fs::write("/sys/kernel/debug/failslab/ignore-gfp-wait", "N").expect("failslab in debugfs");
+    std::fs::write("/sys/kernel/debug/failslab/verbose", "0").unwrap();
+    let mut injected = 0;
+    for nth in 1..=40 {
+        let mut fail_nth = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/proc/thread-self/fail-nth")
+            .unwrap();
+        use std::io::Write;
+        write!(fail_nth, "{nth}").unwrap();
+        // Raw calls from here on: no user-space allocation between arming and the open.
+        // SAFETY: a static path and no other arguments.
+        let fd = unsafe { libc::open(c"/dev/vpoll".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
+        let errno = std::io::Error::last_os_error().raw_os_error().unwrap();
+        let pending = std::fs::read_to_string("/proc/thread-self/fail-nth").unwrap();
+        if fd >= 0 {
+            // SAFETY: we own the fd.
+            unsafe { libc::close(fd) };
+        } else {
+            assert!(
+                errno == libc::ENOMEM || errno == libc::ENFILE,
+                "nth {nth}: open failed with errno {errno}"
+            );
+            assert_eq!(
+                pending.trim(),
+                "0",
+                "nth {nth}: failed without an injected fault"
+            );
+            injected += 1;
+        }
+        std::fs::write("/proc/thread-self/fail-nth", "0").unwrap(); // disarm
+    }
+    assert!(injected > 0, "no allocation on the open path was failed");
+    let refcnt = std::fs::read_to_string("/sys/module/vpoll/refcnt").unwrap();
+    assert_eq!(refcnt.trim(), "0", "failed opens left module references");
+    assert_eq!(unload(), Ok(()), "the module still unloads");
+    println!("failslab: {injected} opens failed by injected faults, each cleanly");
+}

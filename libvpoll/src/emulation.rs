@@ -57,7 +57,7 @@ pub(crate) const DELIVERABLE: Events = READABLE
 fn oob_supported() -> bool {
     static OOB: OnceLock<bool> = OnceLock::new();
     *OOB.get_or_init(|| {
-        pair().is_ok_and(|(a, b)| {
+        pair_with(true).is_ok_and(|(a, b)| {
             send_byte(&b, MsgFlags::MSG_OOB).is_ok() && show(&a).contains(Events::PRI)
         })
     })
@@ -243,10 +243,6 @@ impl Emulation {
         std::mem::forget(state.ctl);
         self.app
     }
-}
-
-fn pair() -> io::Result<(OwnedFd, OwnedFd)> {
-    pair_with(true)
 }
 
 fn pair_with(cloexec: bool) -> io::Result<(OwnedFd, OwnedFd)> {

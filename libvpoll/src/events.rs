@@ -2,6 +2,7 @@
 
 //! [`Events`]: a set of poll events, with the kernel's numeric values.
 
+use crate::abi::events as abi;
 use std::fmt;
 use std::str::FromStr;
 
@@ -20,30 +21,31 @@ bitflags::bitflags! {
     /// ```
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
     pub struct Events: u32 {
+        // The numbers live once, in `abi::events`.
         /// Data to read (`POLLIN`).
-        const IN = 0x001;
+        const IN = abi::IN;
         /// Urgent data or an exceptional condition (`POLLPRI`).
-        const PRI = 0x002;
+        const PRI = abi::PRI;
         /// Writing will not block (`POLLOUT`).
-        const OUT = 0x004;
+        const OUT = abi::OUT;
         /// An error; always reported, even when not asked for (`POLLERR`).
-        const ERR = 0x008;
+        const ERR = abi::ERR;
         /// Hang-up; always reported, even when not asked for (`POLLHUP`).
-        const HUP = 0x010;
+        const HUP = abi::HUP;
         /// Invalid request (`POLLNVAL`).
-        const NVAL = 0x020;
+        const NVAL = abi::NVAL;
         /// Normal data to read (`POLLRDNORM`).
-        const RDNORM = 0x040;
+        const RDNORM = abi::RDNORM;
         /// Priority-band data to read (`POLLRDBAND`).
-        const RDBAND = 0x080;
+        const RDBAND = abi::RDBAND;
         /// Normal data may be written (`POLLWRNORM`).
-        const WRNORM = 0x100;
+        const WRNORM = abi::WRNORM;
         /// Priority-band data may be written (`POLLWRBAND`).
-        const WRBAND = 0x200;
+        const WRBAND = abi::WRBAND;
         /// Unused by Linux itself (`POLLMSG`).
-        const MSG = 0x400;
+        const MSG = abi::MSG;
         /// The peer closed its writing side (`POLLRDHUP`).
-        const RDHUP = 0x2000;
+        const RDHUP = abi::RDHUP;
         // Every other bit below bit 28 is a valid mask bit too (EPOLLALLMASK).
         const _ = crate::abi::EPOLLALLMASK;
     }
@@ -82,18 +84,15 @@ impl Events {
     /// assert!(Events::NAMED.contains(Events::RDHUP));
     /// assert!(!Events::NAMED.contains(Events::from_mask(0x800)));
     /// ```
-    pub const NAMED: Events = Events::IN
-        .union(Events::PRI)
-        .union(Events::OUT)
-        .union(Events::ERR)
-        .union(Events::HUP)
-        .union(Events::NVAL)
-        .union(Events::RDNORM)
-        .union(Events::RDBAND)
-        .union(Events::WRNORM)
-        .union(Events::WRBAND)
-        .union(Events::MSG)
-        .union(Events::RDHUP);
+    pub const NAMED: Events = {
+        let mut named = Events::empty();
+        let mut i = 0;
+        while i < NAMES.len() {
+            named = named.union(NAMES[i].1);
+            i += 1;
+        }
+        named
+    };
 
     /// The events of a raw mask, keeping only the bits a mask may hold.
     ///

@@ -100,7 +100,7 @@ impl PollDevice for Vpoll {
     /// The C module's ioctls. Its argument is the mask itself, an integer, so
     /// 32-bit callers need no translation. Unknown commands give `ENOTTY`, the
     /// kernel's convention (the C module answers `EINVAL`).
-    fn ioctl(self: Pin<&Self>, cmd: u32, arg: usize, _compat: bool) -> Result<isize> {
+    fn ioctl(self: Pin<&Self>, cmd: u32, arg: usize) -> Result<isize> {
         let op = match cmd {
             VPOLL_IO_ADDEVENTS => Op::Add,
             VPOLL_IO_DELEVENTS => Op::Del,

@@ -33,8 +33,9 @@ use crate::wait_queue::PollTable;
 pub(crate) trait PollDevice: Sized + Send + Sync {
     /// Creates the state of a newly opened file.
     fn open(file: &File) -> Result<Pin<KBox<Self>>>;
-    /// `ioctl(2)`; `compat` is set for a 32-bit caller.
-    fn ioctl(self: Pin<&Self>, cmd: u32, arg: usize, compat: bool) -> Result<isize>;
+    /// `ioctl(2)`, from native and 32-bit callers alike: a device whose
+    /// arguments are integers needs no translation.
+    fn ioctl(self: Pin<&Self>, cmd: u32, arg: usize) -> Result<isize>;
     /// `read(2)` into `buf`; returns the bytes written.
     fn read(self: Pin<&Self>, buf: UserSliceWriter) -> Result<usize>;
     /// `write(2)` from `buf`; returns the bytes consumed.
@@ -67,7 +68,8 @@ impl<T: PollDevice> FileOperations<T> {
                 write: Some(Self::write),
                 poll: Some(Self::poll),
                 unlocked_ioctl: Some(Self::ioctl),
-                compat_ioctl: Some(Self::compat_ioctl),
+                // A 32-bit caller's integer argument arrives zero-extended: the same call.
+                compat_ioctl: Some(Self::ioctl),
                 show_fdinfo: Some(Self::show_fdinfo),
                 llseek: Some(bindings::noop_llseek),
                 ..pin_init::zeroed()
@@ -169,25 +171,10 @@ impl<T: PollDevice> FileOperations<T> {
 
     /// # Safety
     ///
-    /// Called by the VFS for `ioctl(2)` from a native process.
+    /// Called by the VFS for `ioctl(2)`, native or 32-bit.
     unsafe extern "C" fn ioctl(file: *mut bindings::file, cmd: c_uint, arg: c_ulong) -> c_long {
         // SAFETY: The file is open, so its private data is live.
-        match unsafe { Self::device(file) }.ioctl(cmd, arg as usize, false) {
-            Ok(ret) => ret as c_long,
-            Err(e) => e.to_errno() as c_long,
-        }
-    }
-
-    /// # Safety
-    ///
-    /// Called by the VFS for `ioctl(2)` from a 32-bit process.
-    unsafe extern "C" fn compat_ioctl(
-        file: *mut bindings::file,
-        cmd: c_uint,
-        arg: c_ulong,
-    ) -> c_long {
-        // SAFETY: The file is open, so its private data is live.
-        match unsafe { Self::device(file) }.ioctl(cmd, arg as usize, true) {
+        match unsafe { Self::device(file) }.ioctl(cmd, arg as usize) {
             Ok(ret) => ret as c_long,
             Err(e) => e.to_errno() as c_long,
         }

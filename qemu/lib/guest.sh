@@ -46,6 +46,27 @@ guest_programs() {
     log "gcc -m32: building the 32-bit client"
     run_logged "$CACHE/logs/vpoll32.log" gcc -m32 -static -O2 -Wall -Wextra -Werror \
         -o "$GUEST_DIR/vpoll32" "$REPO/tests/compat32/vpoll32.c"
+    # An existing C client as users have it: linked against Debian's libvpoll0
+    # and run with the host's shared libraries.
+    log "gcc: building the C client against Debian's libvpoll (dynamically linked)"
+    run_logged "$CACHE/logs/vpoll_client.log" gcc -O2 -Wall -Wextra -Werror -pthread \
+        -o "$GUEST_DIR/vpoll_client" "$REPO/tests/clib/vpoll_client.c" -lvpoll
+    guest_shared_libs "$GUEST_DIR/vpoll_client"
+}
+
+# guest_shared_libs PROGRAM...: copy the shared libraries (and the loader) the
+# programs need into $GUEST_ROOT, at the paths the loader looks for them;
+# initramfs_build lays $GUEST_ROOT over the guest's root.
+GUEST_ROOT="$CACHE/guest-root"
+guest_shared_libs() {
+    rm -rf "$GUEST_ROOT"
+    local lib
+    for lib in $(ldd "$@" | grep -oE '/[^ ]+\.so[^ ]*' | sort -u); do
+        mkdir -p "$GUEST_ROOT$(dirname "$lib")"
+        cp -L "$lib" "$GUEST_ROOT$lib"
+    done
+    [ -d "$GUEST_ROOT" ] || die "ldd found no shared libraries for $*" "run: ldd $*"
+    log "shared libraries for the guest: $(cd "$GUEST_ROOT" && find . -type f | sed 's|^\.||' | tr '\n' ' ')"
 }
 
 # initramfs_build OUT JOBSCRIPT [FILE...]: busybox, init, the module, and a job
@@ -63,6 +84,14 @@ initramfs_build() {
             "file /init $QEMU_DIR/guest/init 0755 0 0" \
             "file /lib/modules/vpoll.ko $KO 0644 0 0"
         [ -z "$job" ] || echo "file /job/run $job 0755 0 0"
+        if [ -d "$GUEST_ROOT" ]; then
+            # Directories the fixed list above does not make yet, then files.
+            (cd "$GUEST_ROOT" && find . -mindepth 1 -type d | sed 's|^\.||' | sort) |
+                grep -vxE '/(bin|lib|lib/modules|job|tmp|root|dev|proc|sys)' |
+                sed 's|.*|dir & 0755 0 0|'
+            (cd "$GUEST_ROOT" && find . -type f | sed 's|^\.||' | sort) |
+                sed "s|.*|file & $GUEST_ROOT& 0755 0 0|"
+        fi
         for f in "$@"; do
             [ -e "$f" ] || die "no such file to copy into the guest: $f" "check the path"
             echo "file /job/$(basename "$f") $(realpath "$f") 0755 0 0"

@@ -6,6 +6,7 @@ APT_PACKAGES=(
     clang-19 lld-19 llvm-19 libclang-19-dev
     flex bison bc libelf-dev cpio busybox-static qemu-system-x86 kmod
     gcc-multilib
+    libvpoll0 libvpoll-dev
 )
 BINDGEN_VERSION=0.72.1
 BINDGEN="$CACHE/tools/bindgen-$BINDGEN_VERSION/bin/bindgen"

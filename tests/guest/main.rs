@@ -6,9 +6,11 @@
 //! Run with `--test-threads=1`: the lifecycle tests unload and reload the module.
 
 mod abi;
+mod c_clients;
 mod eventfd;
 mod fuzz;
 mod lifecycle;
+mod matrix;
 mod protocol;
 mod stress;
 mod system;

@@ -11,8 +11,8 @@ use vpoll_tests::device::Device;
 use vpoll_tests::waiter::{Waiter, WAIT_LIMIT};
 
 /// How long a waiter must stay asleep after an event it did not ask for.
-const GRACE: Duration = Duration::from_millis(150);
-const LIMIT_MS: i32 = WAIT_LIMIT.as_millis() as i32;
+pub(crate) const GRACE: Duration = Duration::from_millis(150);
+pub(crate) const LIMIT_MS: i32 = WAIT_LIMIT.as_millis() as i32;
 
 /// Blocks a waiter running `wait(fd)`, raises `unwanted` (it must stay
 /// blocked), then `wanted`, and returns what the waiter saw.
@@ -33,7 +33,7 @@ where
     seen
 }
 
-fn poll_for(events: u32) -> impl FnOnce(RawFd) -> u32 {
+pub(crate) fn poll_for(events: u32) -> impl FnOnce(RawFd) -> u32 {
     move |fd| {
         let mut p = libc::pollfd {
             fd,
@@ -47,7 +47,7 @@ fn poll_for(events: u32) -> impl FnOnce(RawFd) -> u32 {
     }
 }
 
-fn ppoll_for(events: u32) -> impl FnOnce(RawFd) -> u32 {
+pub(crate) fn ppoll_for(events: u32) -> impl FnOnce(RawFd) -> u32 {
     move |fd| {
         let mut p = libc::pollfd {
             fd,
@@ -71,12 +71,12 @@ fn ppoll_for(events: u32) -> impl FnOnce(RawFd) -> u32 {
     }
 }
 
-const READABLE: u32 = 1;
-const WRITABLE: u32 = 2;
-const EXCEPTIONAL: u32 = 4;
+pub(crate) const READABLE: u32 = 1;
+pub(crate) const WRITABLE: u32 = 2;
+pub(crate) const EXCEPTIONAL: u32 = 4;
 
 /// select (or pselect) with `fd` in the sets named by `sets`; returns the sets it is in after.
-fn select_for(sets: u32, use_pselect: bool) -> impl FnOnce(RawFd) -> u32 {
+pub(crate) fn select_for(sets: u32, use_pselect: bool) -> impl FnOnce(RawFd) -> u32 {
     move |fd| {
         // SAFETY: fd_set is plain data; FD_ZERO/FD_SET/FD_ISSET get valid sets and an fd < FD_SETSIZE.
         unsafe {
@@ -111,7 +111,7 @@ fn select_for(sets: u32, use_pselect: bool) -> impl FnOnce(RawFd) -> u32 {
 }
 
 /// epoll_wait on a new epoll set holding `fd` with `interest`.
-fn epoll_for(interest: u32) -> impl FnOnce(RawFd) -> u32 {
+pub(crate) fn epoll_for(interest: u32) -> impl FnOnce(RawFd) -> u32 {
     move |fd| {
         let epfd = epoll_with(fd, interest);
         let events = epoll_wait(epfd, LIMIT_MS);

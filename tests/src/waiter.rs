@@ -48,6 +48,11 @@ impl<T: Send + 'static> Waiter<T> {
         }
     }
 
+    /// The waiting thread's id, e.g. to signal it.
+    pub fn tid(&self) -> libc::pid_t {
+        self.tid
+    }
+
     /// Asserts that the waiter is still blocked after `grace`.
     pub fn assert_still_blocked(&self, grace: Duration) {
         match self.done.recv_timeout(grace) {

@@ -19,7 +19,8 @@
 //! [`Error::Irreversible`]; clearing an event that a kept one implies (`IN`
 //! while `PRI` stays) is [`Error::Inseparable`]. Every change is checked
 //! against what the kernel then reports. A program that reads from the fd
-//! itself consumes the bytes that make `IN` and `PRI`.
+//! itself consumes the bytes that make `IN` and `PRI`; the next change notices
+//! and starts again from what the socket shows.
 
 use crate::{Backend, Error, Events, Op, Result};
 use nix::errno::Errno;
@@ -103,6 +104,10 @@ struct State {
     /// The events asked for. The socket shows their [`closure`], so an event
     /// that was only implied (IN by PRI) goes when its implier goes.
     requested: Events,
+    /// What the app end showed after the last change. The program may have
+    /// read from or written to it since; a change that then misses its
+    /// target starts again from what the socket really shows.
+    shown: Events,
 }
 
 impl Emulation {
@@ -112,9 +117,11 @@ impl Emulation {
             pair_with(cloexec).map_err(|e| crate::error::create_error(BACKEND, "socketpair", e))?;
         // The smallest send buffer, so that filling app's send path (to clear OUT) takes few bytes.
         setsockopt(&app, sockopt::SndBuf, &1).map_err(io_error("setsockopt(SO_SNDBUF)"))?;
+        let shown = show(&app);
         let state = Mutex::new(State {
             ctl,
             requested: Events::empty(),
+            shown,
         });
         let emulation = Emulation { app, state };
         emulation.apply(Op::Set, events)?;
@@ -127,7 +134,10 @@ impl Emulation {
             .state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let now = show(&self.app);
+        // Only we shut the control end down, so the hang-ups in `now` are
+        // never stale; what the program can change (IN, PRI, OUT) is
+        // corrected below. This saves a poll on every change.
+        let now = state.shown;
         let asked = state.requested;
         // IN comes with RDNORM, OUT with WRNORM|WRBAND: clearing one clears its group.
         let (target, cleared) = match op {
@@ -161,12 +171,26 @@ impl Emulation {
                 with,
             });
         }
-        let shown = self.realize(&state.ctl, now, want)?;
+        let mut shown = self.realize(&state.ctl, now, want)?;
+        if shown != want {
+            // The program read from or wrote to the fd since the last change.
+            shown = self.realize(&state.ctl, shown, want)?;
+        }
+        if shown != want {
+            let msg = format!("the socket shows {shown} instead of {want}");
+            return Err(Error::Io {
+                backend: BACKEND,
+                operation: "poll(app)",
+                source: io::Error::other(msg),
+            });
+        }
+        state.shown = shown;
         state.requested = target;
         Ok(shown)
     }
 
-    /// Moves the sockets from showing `now` to showing `want`.
+    /// Moves the sockets from showing `now` to showing `want`; returns what
+    /// the app end shows then.
     fn realize(&self, ctl: &OwnedFd, now: Events, want: Events) -> Result<Events> {
         let shut = now.intersects(Events::RDHUP | Events::HUP);
         // Readable side. A plain read with urgent data pending drops that byte,
@@ -179,11 +203,13 @@ impl Emulation {
                     events: Events::PRI,
                 });
             }
-            let _ = recv(
-                self.app.as_raw_fd(),
-                &mut [0u8; 1],
-                MsgFlags::MSG_OOB | MsgFlags::MSG_DONTWAIT,
-            );
+            if now.contains(Events::PRI) {
+                let _ = recv(
+                    self.app.as_raw_fd(),
+                    &mut [0u8; 1],
+                    MsgFlags::MSG_OOB | MsgFlags::MSG_DONTWAIT,
+                );
+            }
             drain(&self.app).map_err(io_error("recv(app)"))?;
             // One send, so pollers never see half of it: an OOB byte alone shows IN too.
             if want.contains(Events::PRI) {
@@ -212,16 +238,7 @@ impl Emulation {
             shutdown(ctl.as_raw_fd(), Shutdown::Write)
                 .map_err(io_error("shutdown(ctl, SHUT_WR)"))?;
         }
-        let shown = show(&self.app);
-        if shown != want {
-            let msg = format!("the socket shows {shown} instead of {want}");
-            return Err(Error::Io {
-                backend: BACKEND,
-                operation: "poll(app)",
-                source: io::Error::other(msg),
-            });
-        }
-        Ok(shown)
+        Ok(show(&self.app))
     }
 
     /// What the kernel reports for the app end now.
@@ -271,13 +288,14 @@ fn send_byte(fd: &OwnedFd, flags: MsgFlags) -> nix::Result<usize> {
     )
 }
 
-/// Reads everything pending on `fd`.
+/// Reads everything pending on `fd`: one call unless a whole buffer came
+/// (a stream socket's recv takes from every queued message).
 fn drain(fd: &OwnedFd) -> io::Result<()> {
     let mut buf = [0u8; 4096];
     loop {
         match recv(fd.as_raw_fd(), &mut buf, MsgFlags::MSG_DONTWAIT) {
-            Ok(0) | Err(Errno::EAGAIN) => return Ok(()),
-            Ok(_) => continue,
+            Ok(n) if n == buf.len() => continue,
+            Ok(_) | Err(Errno::EAGAIN) => return Ok(()),
             Err(e) => return Err(e.into()),
         }
     }

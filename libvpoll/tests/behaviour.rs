@@ -376,3 +376,35 @@ fn an_implied_event_goes_with_the_event_that_implied_it() {
         );
     }
 }
+
+/// On the emulation the fd is a socket: a program that reads from it takes
+/// the byte that makes IN, and one that writes to it fills the path that
+/// makes OUT. The next change starts again from what the socket shows.
+#[test]
+fn emulation_recovers_when_the_program_reads_or_writes_the_fd() {
+    let vp = make(Backend::Emulation, Events::empty());
+    let fd = vp.as_raw_fd();
+    vp.add(E_IN).unwrap();
+    let mut buf = [0u8; 16];
+    // SAFETY: a valid buffer on an open, nonblocking socket.
+    assert_eq!(
+        unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), 16, libc::MSG_DONTWAIT) },
+        1
+    );
+    assert_eq!(polled(fd), Events::empty(), "the program took IN's byte");
+    assert_eq!(vp.add(E_IN).unwrap(), shown(Backend::Emulation, E_IN));
+    assert_eq!(polled(fd), shown(Backend::Emulation, E_IN));
+
+    vp.set(Events::OUT).unwrap();
+    // SAFETY: as above; the socket's send buffer is tiny, so this fills it.
+    while unsafe { libc::send(fd, b"x".as_ptr().cast(), 1, libc::MSG_DONTWAIT) } == 1 {}
+    assert!(
+        !polled(fd).contains(Events::OUT),
+        "the program filled OUT's path"
+    );
+    assert_eq!(
+        vp.add(Events::OUT).unwrap(),
+        shown(Backend::Emulation, Events::OUT)
+    );
+    assert_eq!(polled(fd), shown(Backend::Emulation, Events::OUT));
+}

@@ -59,11 +59,15 @@ impl PollWaitQueue {
     /// Only this module wakes the queue, always from process context, so the
     /// lock is never taken from an interrupt and needs no IRQ disabling.
     pub(crate) fn lock(&self) -> PollWaitQueueGuard<'_> {
+        // `Opaque::get` is not inlined across crates: fetched once per lock,
+        // the pointer serves the guard's unlock and wakeup too.
+        let head = self.head.get();
         // SAFETY: `head` is initialised (type invariant), so its lock is too.
-        unsafe { bindings::spin_lock(&raw mut (*self.head.get()).lock) };
-        // INVARIANT: the lock was just taken.
+        unsafe { bindings::spin_lock(&raw mut (*head).lock) };
+        // INVARIANT: the lock of `self`'s queue, at `head`, was just taken.
         PollWaitQueueGuard {
-            queue: self,
+            head,
+            _queue: PhantomData,
             _not_send: NotThreadSafe,
         }
     }
@@ -71,10 +75,7 @@ impl PollWaitQueue {
     /// Whether nobody waits on the queue. Taken under the lock so that a waiter
     /// still unlinking itself is counted.
     fn is_idle(&self) -> bool {
-        let _guard = self.lock();
-        let head = self.head.get();
-        // SAFETY: `head` is initialised and we hold its lock, which guards the list.
-        unsafe { (*head).head.next == &raw mut (*head).head }
+        self.lock().is_idle()
     }
 }
 
@@ -99,28 +100,43 @@ impl PinnedDrop for PollWaitQueue {
 ///
 /// # Invariants
 ///
-/// `queue`'s lock is held by this thread for the guard's lifetime.
+/// `head` is the initialised wait queue of a [`PollWaitQueue`] that outlives
+/// the guard (`'a`), and its lock is held by this thread for the guard's lifetime.
 pub(crate) struct PollWaitQueueGuard<'a> {
-    queue: &'a PollWaitQueue,
+    head: *mut bindings::wait_queue_head,
+    _queue: PhantomData<&'a PollWaitQueue>,
     _not_send: NotThreadSafe,
 }
 
 impl PollWaitQueueGuard<'_> {
+    /// Whether nobody waits on the queue (`waitqueue_active()`, exact here:
+    /// waiters join and leave under the lock we hold).
+    fn is_idle(&self) -> bool {
+        let head = self.head;
+        // SAFETY: `head` is initialised and we hold its lock, which guards the list
+        // (type invariant).
+        unsafe { (*head).head.next == &raw mut (*head).head }
+    }
+
     /// Wakes the waiters interested in any of `events`, at most one exclusive
-    /// waiter among them (`wake_up_locked_poll()`).
+    /// waiter among them (`wake_up_locked_poll()`). With nobody waiting, as
+    /// in most changes, it costs no call.
     pub(crate) fn wake_up(&self, events: u32) {
+        if self.is_idle() {
+            return;
+        }
         // The poll key travels as the mask cast to a pointer (`poll_to_key()`).
         let key = events as usize as *mut c_void;
         // SAFETY: the queue is initialised and its lock is held (type invariant), as
         // `__wake_up_locked_key` requires.
-        unsafe { bindings::__wake_up_locked_key(self.queue.head.get(), TASK_NORMAL, key) };
+        unsafe { bindings::__wake_up_locked_key(self.head, TASK_NORMAL, key) };
     }
 }
 
 impl Drop for PollWaitQueueGuard<'_> {
     fn drop(&mut self) {
         // SAFETY: the lock is held by this guard (type invariant).
-        unsafe { bindings::spin_unlock(&raw mut (*self.queue.head.get()).lock) };
+        unsafe { bindings::spin_unlock(&raw mut (*self.head).lock) };
     }
 }
 

@@ -43,6 +43,7 @@ impl Device {
     }
 
     /// Applies `op` atomically in the kernel; returns the resulting mask.
+    #[inline]
     pub(crate) fn apply(&self, op: Op, events: Events) -> Result<Events> {
         let (cmd, operation) = match op {
             Op::Add => (VPOLL_IO_ADDEVENTS, "ioctl(VPOLL_IO_ADDEVENTS)"),

@@ -13,6 +13,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 ///
 /// # References
 /// - `ioctl(2)`; the vpoll ioctls take the event mask itself.
+#[inline]
 pub(crate) fn ioctl_int(fd: BorrowedFd<'_>, cmd: u32, arg: u32) -> io::Result<u32> {
     // SAFETY: the argument is passed by value; the driver reads no memory
     // through it, and `fd` is a valid open descriptor for the call.

@@ -171,6 +171,7 @@ impl Vpoll {
     /// assert!(vp.add(Events::IN)?.contains(Events::IN));
     /// # Ok::<(), vpoll::Error>(())
     /// ```
+    #[inline]
     pub fn add(&self, events: Events) -> Result<Events> {
         self.apply(Op::Add, events)
     }
@@ -183,6 +184,7 @@ impl Vpoll {
     /// assert!(!vp.del(Events::IN)?.contains(Events::IN));
     /// # Ok::<(), vpoll::Error>(())
     /// ```
+    #[inline]
     pub fn del(&self, events: Events) -> Result<Events> {
         self.apply(Op::Del, events)
     }
@@ -196,6 +198,7 @@ impl Vpoll {
     /// assert!(vp.set(Events::IN | Events::OUT)?.contains(Events::IN | Events::OUT));
     /// # Ok::<(), vpoll::Error>(())
     /// ```
+    #[inline]
     pub fn set(&self, events: Events) -> Result<Events> {
         self.apply(Op::Set, events)
     }
@@ -230,6 +233,7 @@ impl Vpoll {
         }
     }
 
+    #[inline]
     fn apply(&self, op: Op, events: Events) -> Result<Events> {
         match &self.imp {
             Imp::Device(d) => d.apply(op, events),

@@ -105,14 +105,19 @@ initramfs_build() {
 # the console goes to the terminal and to CONSOLE_LOG.
 vm_boot() {
     local initrd=$1 logf=$2 limit=$3 mode=${4:-batch}
-    local -a qemu=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp "$GUEST_CPUS"
+    # BOOT_CPUS overrides the vCPU count; BOOT_ICOUNT (e.g. shift=0) makes
+    # guest time count instructions, which needs single-threaded TCG.
+    local cpus=${BOOT_CPUS:-$GUEST_CPUS}
+    local -a accel=(-accel tcg,thread=multi)
+    [ -z "${BOOT_ICOUNT:-}" ] || accel=(-accel tcg,thread=single -icount "$BOOT_ICOUNT")
+    local -a qemu=(qemu-system-x86_64 "${accel[@]}" -cpu max -smp "$cpus"
         -m 1G -no-reboot -kernel "$BZIMAGE" -initrd "$initrd"
         -append "console=ttyS0 loglevel=5 oops=panic panic=-1 rdinit=/init")
     if [ "$mode" = interactive ]; then
         "${qemu[@]}" -nographic | tee "$logf"
         return
     fi
-    log "booting the test kernel ($GUEST_CPUS vCPUs, TCG; watchdog ${limit}s; console log: $logf)"
+    log "booting the test kernel ($cpus vCPUs, TCG${BOOT_ICOUNT:+, -icount $BOOT_ICOUNT}; watchdog ${limit}s; console log: $logf)"
     local rc=0
     timeout --kill-after=10 "$limit" "${qemu[@]}" -display none -monitor none -serial stdio \
         </dev/null 2>"$logf.qemu" | tee "$logf" || rc=$?

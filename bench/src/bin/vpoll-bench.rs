@@ -1,0 +1,319 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! The guest benchmarks (run by `qemu/vm bench` with both modules loaded):
+//!
+//! ```text
+//! vpoll-bench [--runs N] MODE [P1 P2 P3 P4 P5 P7]
+//! ```
+//!
+//! MODE names where it runs (it is copied into every result); with no ids,
+//! every guest metric runs. `--runs N` repeats each measurement N times and
+//! reports the median ratio with its spread (for the noisy multi-vCPU mode).
+
+use std::os::fd::{AsRawFd, RawFd};
+use std::thread;
+use vpoll::{Backend, Events, Vpoll};
+use vpoll_bench::fd::{Kind, Signal};
+use vpoll_bench::measure::{median, ns_per_op};
+use vpoll_bench::record::{Ratio, Subject, Target};
+
+/// Syscall pairs per measurement: enough to dwarf the timer's cost.
+const PAIRS: u64 = 20_000;
+/// Round trips per ping-pong measurement.
+const ROUND_TRIPS: u64 = 5_000;
+/// The fd counts of P4 and the batch size of P5.
+const MANY: usize = 100_000;
+
+struct Bench {
+    mode: String,
+    runs: usize,
+}
+
+impl Bench {
+    /// Measures `ours` and `peer` `runs` times (alternating) and reports
+    /// the median ratio, with the spread when there is more than one run.
+    fn ratio(
+        &self,
+        (id, what): (&str, &str),
+        (ours_name, ours): (&str, &mut dyn FnMut() -> f64),
+        (peer_name, peer): (&str, &mut dyn FnMut() -> f64),
+        unit: &str,
+        target: Option<Target>,
+    ) {
+        let (mut o, mut p, mut r) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..self.runs {
+            let (a, b) = (ours(), peer());
+            o.push(a);
+            p.push(b);
+            r.push(a / b);
+        }
+        let mut ratio = Ratio::of(
+            id,
+            what,
+            Subject::new(ours_name, median(&mut o), unit),
+            Subject::new(peer_name, median(&mut p), unit),
+            target,
+            &self.mode,
+        );
+        if self.runs > 1 {
+            ratio.ratio = median(&mut r);
+            ratio.spread = Some((r[0], r[r.len() - 1]));
+        }
+        println!("{}", ratio.line());
+    }
+}
+
+/// Nanoseconds per raise+clear pair on a fresh fd of `kind`.
+fn pair(kind: Kind) -> impl FnMut() -> f64 {
+    move || {
+        let s = Signal::open(kind).unwrap_or_else(|e| panic!("opening {}: {e}", kind.label()));
+        ns_per_op(PAIRS, || {
+            s.raise();
+            s.clear();
+        })
+    }
+}
+
+fn epoll_with(fds: impl IntoIterator<Item = RawFd>) -> RawFd {
+    // SAFETY: plain syscalls with valid arguments.
+    unsafe {
+        let ep = libc::epoll_create1(libc::EPOLL_CLOEXEC);
+        assert!(ep >= 0, "epoll_create1");
+        for fd in fds {
+            let mut ev = libc::epoll_event {
+                events: libc::EPOLLIN as u32,
+                u64: fd as u64,
+            };
+            assert_eq!(libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, fd, &mut ev), 0);
+        }
+        ep
+    }
+}
+
+/// Blocks until `ep` reports one event.
+fn wait_one(ep: RawFd) {
+    let mut ev = libc::epoll_event { events: 0, u64: 0 };
+    // SAFETY: room for one event.
+    let n = unsafe { libc::epoll_wait(ep, &mut ev, 1, -1) };
+    assert_eq!(n, 1, "epoll_wait");
+}
+
+fn close(fd: RawFd) {
+    // SAFETY: the caller owns fd and closes it once.
+    unsafe { libc::close(fd) };
+}
+
+/// Nanoseconds per round trip of two threads that wake each other through
+/// epoll: each raises the other's fd, waits on its own, and clears it.
+fn ping_pong(kind: Kind) -> impl FnMut() -> f64 {
+    move || {
+        let ping = Signal::open(kind).unwrap();
+        let pong = Signal::open(kind).unwrap();
+        let (ping_ep, pong_ep) = (
+            epoll_with([ping.as_raw_fd()]),
+            epoll_with([pong.as_raw_fd()]),
+        );
+        let ns = thread::scope(|s| {
+            // The echo side: as many rounds as ns_per_op makes, warm-up included.
+            s.spawn(|| {
+                for _ in 0..ROUND_TRIPS + ROUND_TRIPS / 10 {
+                    wait_one(pong_ep);
+                    pong.clear();
+                    ping.raise();
+                }
+            });
+            ns_per_op(ROUND_TRIPS, || {
+                pong.raise();
+                wait_one(ping_ep);
+                ping.clear();
+            })
+        });
+        close(ping_ep);
+        close(pong_ep);
+        ns
+    }
+}
+
+/// Nanoseconds to raise and collect one event on one of `n` vpoll fds in
+/// one epoll set, and to clear it again.
+fn one_of_many(n: usize) -> impl FnMut() -> f64 {
+    move || {
+        let fds: Vec<Signal> = (0..n)
+            .map(|_| Signal::open(Kind::Vpoll).expect("opening /dev/vpoll (RLIMIT_NOFILE?)"))
+            .collect();
+        let ep = epoll_with(fds.iter().map(|s| s.as_raw_fd()));
+        let hot = &fds[n / 2];
+        let ns = ns_per_op(PAIRS, || {
+            hot.raise();
+            wait_one(ep);
+            hot.clear();
+        });
+        close(ep);
+        ns
+    }
+}
+
+/// The kernel's free memory in bytes (`MemFree` of /proc/meminfo).
+fn mem_free() -> f64 {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
+    let kb: f64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemFree:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("MemFree in /proc/meminfo");
+    kb * 1024.0
+}
+
+/// Bytes of kernel memory per open fd for our module and for the C module,
+/// over [`MANY`] of each. Both batches stay open while the other is measured,
+/// so neither reuses slab memory the other freed; this runs before anything
+/// else opens many fds, for the same reason.
+fn memory_per_fd() -> (f64, f64) {
+    let open = |kind| -> Vec<Signal> { (0..MANY).map(|_| Signal::open(kind).unwrap()).collect() };
+    let start = mem_free();
+    let ours = open(Kind::Vpoll);
+    let middle = mem_free();
+    let theirs = open(Kind::CModule);
+    let end = mem_free();
+    drop((ours, theirs));
+    ((start - middle) / MANY as f64, (middle - end) / MANY as f64)
+}
+
+/// Nanoseconds per `Vpoll::add` + `Vpoll::del` (device backend).
+fn library_pair() -> impl FnMut() -> f64 {
+    || {
+        let vp = Vpoll::builder().backend(Backend::Device).build().unwrap();
+        ns_per_op(PAIRS, || {
+            vp.add(Events::IN).unwrap();
+            vp.del(Events::IN).unwrap();
+        })
+    }
+}
+
+fn raise_fd_limit() {
+    let limit = libc::rlimit {
+        rlim_cur: 4 * MANY as libc::rlim_t,
+        rlim_max: 4 * MANY as libc::rlim_t,
+    };
+    // SAFETY: a valid rlimit; root may raise the hard limit up to fs.nr_open.
+    let ret = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
+    assert_eq!(ret, 0, "raising RLIMIT_NOFILE (run as root)");
+}
+
+fn main() {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mut runs = 1;
+    if args.first().map(String::as_str) == Some("--runs") {
+        runs = args.get(1).and_then(|n| n.parse().ok()).expect("--runs N");
+        args.drain(..2);
+    }
+    let Some(mode) = args.first().cloned() else {
+        eprintln!("usage: vpoll-bench [--runs N] MODE [P1 P2 P3 P4 P5 P7]");
+        std::process::exit(2);
+    };
+    let ids = &args[1..];
+    let wanted = |id: &str| ids.is_empty() || ids.iter().any(|i| i == id);
+    let b = Bench { mode, runs };
+    raise_fd_limit();
+
+    let ns = "ns/op";
+    if wanted("P5") {
+        let (ours, theirs) = memory_per_fd();
+        b.ratio(
+            (
+                "P5",
+                "kernel memory per open fd (MemFree delta over 100k fds)",
+            ),
+            ("vpoll", &mut || ours),
+            ("C module", &mut || theirs),
+            "bytes/fd",
+            Some(Target::AtMost(1.00)),
+        );
+    }
+    if wanted("P1") {
+        b.ratio(
+            (
+                "P1",
+                "raise+clear one event: ioctl ADD+DEL vs eventfd write+read",
+            ),
+            ("vpoll ioctl ADD+DEL", &mut pair(Kind::Vpoll)),
+            ("eventfd write+read", &mut pair(Kind::EventFd)),
+            ns,
+            Some(Target::AtMost(0.70)),
+        );
+        b.ratio(
+            (
+                "P1",
+                "context: the C module's ioctl ADD+DEL vs eventfd write+read",
+            ),
+            ("C module ioctl ADD+DEL", &mut pair(Kind::CModule)),
+            ("eventfd write+read", &mut pair(Kind::EventFd)),
+            ns,
+            None,
+        );
+        b.ratio(
+            (
+                "P1",
+                "context: EFD_VPOLL write ADD+DEL vs eventfd write+read",
+            ),
+            ("EFD_VPOLL write ADD+DEL", &mut pair(Kind::EfdVpoll)),
+            ("eventfd write+read", &mut pair(Kind::EventFd)),
+            ns,
+            None,
+        );
+    }
+    if wanted("P2") {
+        b.ratio(
+            ("P2", "raise+clear one event: our ioctls vs the C module's"),
+            ("vpoll ioctl ADD+DEL", &mut pair(Kind::Vpoll)),
+            ("C module ioctl ADD+DEL", &mut pair(Kind::CModule)),
+            ns,
+            Some(Target::AtMost(1.00)),
+        );
+    }
+    if wanted("P3") {
+        b.ratio(
+            ("P3", "wake latency: two threads ping-pong through epoll"),
+            ("vpoll", &mut ping_pong(Kind::Vpoll)),
+            ("eventfd", &mut ping_pong(Kind::EventFd)),
+            "ns/round trip",
+            Some(Target::AtMost(0.94)),
+        );
+        b.ratio(
+            ("P3", "context: the C module's ping-pong vs eventfd"),
+            ("C module", &mut ping_pong(Kind::CModule)),
+            ("eventfd", &mut ping_pong(Kind::EventFd)),
+            "ns/round trip",
+            None,
+        );
+    }
+    if wanted("P4") {
+        let mut one = one_of_many(1);
+        b.ratio(
+            (
+                "P4",
+                "raise+collect one event with 100k vpoll fds in one epoll vs 1",
+            ),
+            ("100k fds", &mut one_of_many(MANY)),
+            ("1 fd", &mut one),
+            ns,
+            Some(Target::AtMost(1.2)),
+        );
+        b.ratio(
+            ("P4", "context: the same with 1k vpoll fds vs 1"),
+            ("1k fds", &mut one_of_many(1000)),
+            ("1 fd", &mut one),
+            ns,
+            None,
+        );
+    }
+    if wanted("P7") {
+        b.ratio(
+            ("P7", "the library's overhead: Vpoll::add+del vs raw ioctls"),
+            ("Vpoll::add+del", &mut library_pair()),
+            ("raw ioctl ADD+DEL", &mut pair(Kind::Vpoll)),
+            ns,
+            Some(Target::AtMost(1.02)),
+        );
+    }
+}

@@ -14,8 +14,13 @@
 //!   The bits in [`WAKE_KEY_RESERVED`] are left out of the key; if nothing is
 //!   left, the key is 0 ("anything may have changed") and every waiter re-polls.
 //! - DEL never wakes: no waiter can be satisfied by events going away.
-//! - The mask changes and the wakeup happen under the wait queue's lock, so a
-//!   waiter never misses a change and wakeups arrive in the order of changes.
+//! - Each change is one atomic read-modify-write of the mask, and its wakeup
+//!   follows it: a waiter is either on the queue by then and woken, or joins
+//!   it later and sees the change when it polls (`wq_has_sleeper()`'s
+//!   barriers, in [`PollWaitQueue`]). No lock is taken unless someone waits,
+//!   and DEL never takes one. With changes racing from several threads, a
+//!   waiter may be woken for events that another thread has cleared since; it
+//!   re-polls, as with any fd.
 
 use core::sync::atomic::{
     AtomicU32,
@@ -55,9 +60,8 @@ enum Op {
 pub(crate) struct Vpoll {
     #[pin]
     queue: PollWaitQueue,
-    /// The pending events, within [`EPOLLALLMASK`]. Changed only with `queue`
-    /// locked; `poll` reads it without the lock after `poll_wait` has taken and
-    /// released that lock, which orders the read after any change it missed.
+    /// The pending events, within [`EPOLLALLMASK`]. Changed by atomic
+    /// read-modify-writes; `poll` reads it after registering on `queue`.
     events: AtomicU32,
 }
 
@@ -68,18 +72,20 @@ impl Vpoll {
     }
 
     /// Applies `op` with `arg` and returns the resulting mask.
+    #[inline]
     fn apply(&self, op: Op, arg: u32) -> u32 {
         let arg = arg & EPOLLALLMASK;
-        let queue = self.queue.lock();
-        let old = self.events.load(Ordering::Relaxed);
         let (new, asserted) = match op {
-            Op::Add => (old | arg, arg),
-            Op::Del => (old & !arg, 0),
-            Op::Set => (arg, arg),
+            Op::Add => (self.events.fetch_or(arg, Ordering::Relaxed) | arg, arg),
+            Op::Del => (self.events.fetch_and(!arg, Ordering::Relaxed) & !arg, 0),
+            Op::Set => {
+                self.events.store(arg, Ordering::Relaxed);
+                (arg, arg)
+            }
         };
-        self.events.store(new, Ordering::Relaxed);
         if asserted != 0 {
-            queue.wake_up(asserted & !WAKE_KEY_RESERVED);
+            // Orders itself after the change (see `PollWaitQueue::wake_up`).
+            self.queue.wake_up(asserted & !WAKE_KEY_RESERVED);
         }
         new
     }
@@ -100,6 +106,7 @@ impl PollDevice for Vpoll {
     /// The C module's ioctls. Its argument is the mask itself, an integer, so
     /// 32-bit callers need no translation. Unknown commands give `ENOTTY`, the
     /// kernel's convention (the C module answers `EINVAL`).
+    #[inline]
     fn ioctl(self: Pin<&Self>, cmd: u32, arg: usize) -> Result<isize> {
         let op = match cmd {
             VPOLL_IO_ADDEVENTS => Op::Add,

@@ -6,21 +6,22 @@
 //! NULL key is correct but coarse: epoll re-polls every item, edge-triggered
 //! waiters are re-signalled for bits they never asked for, and
 //! `EPOLLEXCLUSIVE` wakes every exclusive waiter. [`PollWaitQueue`] wakes with
-//! the changed events as key (what `wake_up_locked_poll()` does in C), and lets
-//! the caller hold the queue's own lock while changing the state that the key
-//! describes, so a change and its wakeup are one atomic step.
+//! the changed events as key (what `wake_up_poll()` does in C). The state the
+//! key describes lives outside the queue, changed without its lock: waker and
+//! waiter order themselves with the barriers of `wq_has_sleeper()`, so a
+//! change with nobody waiting costs no lock at all.
 
 use core::marker::PhantomData;
 use kernel::{
     bindings,
     fs::File,
     prelude::*,
-    sync::LockClassKey,
-    task::TASK_NORMAL,
-    types::{
-        NotThreadSafe,
-        Opaque, //
+    sync::{
+        barrier::smp_mb,
+        LockClassKey, //
     },
+    task::TASK_NORMAL,
+    types::Opaque,
 };
 
 /// A pinned `struct wait_queue_head` that is woken with a poll key.
@@ -38,7 +39,8 @@ pub(crate) struct PollWaitQueue {
 // SAFETY: A wait queue head is designed to be used from any thread: all access
 // goes through its spinlock.
 unsafe impl Send for PollWaitQueue {}
-// SAFETY: See `Send`; `&PollWaitQueue` only exposes lock-protected operations.
+// SAFETY: See `Send`; `&PollWaitQueue` only exposes operations that take the
+// lock, or (`wake_up`'s emptiness check) read one pointer as the C API does.
 unsafe impl Sync for PollWaitQueue {}
 
 impl PollWaitQueue {
@@ -54,28 +56,51 @@ impl PollWaitQueue {
         })
     }
 
-    /// Takes the queue's spinlock.
-    ///
-    /// Only this module wakes the queue, always from process context, so the
-    /// lock is never taken from an interrupt and needs no IRQ disabling.
-    pub(crate) fn lock(&self) -> PollWaitQueueGuard<'_> {
-        // `Opaque::get` is not inlined across crates: fetched once per lock,
-        // the pointer serves the guard's unlock and wakeup too.
-        let head = self.head.get();
-        // SAFETY: `head` is initialised (type invariant), so its lock is too.
-        unsafe { bindings::spin_lock(&raw mut (*head).lock) };
-        // INVARIANT: the lock of `self`'s queue, at `head`, was just taken.
-        PollWaitQueueGuard {
-            head,
-            _queue: PhantomData,
-            _not_send: NotThreadSafe,
-        }
+    /// The `wait_queue_head`. Like `Opaque::get`, which the kernel crate does not
+    /// inline into modules, and this is vpoll's hottest path.
+    #[inline]
+    fn head(&self) -> *mut bindings::wait_queue_head {
+        // `Opaque<T>` is `#[repr(transparent)]` over `UnsafeCell<MaybeUninit<T>>`:
+        // a pointer to it is a pointer to the `T`, and `UnsafeCell` allows
+        // writes through it.
+        core::ptr::from_ref(&self.head).cast_mut().cast()
     }
 
     /// Whether nobody waits on the queue. Taken under the lock so that a waiter
     /// still unlinking itself is counted.
     fn is_idle(&self) -> bool {
-        self.lock().is_idle()
+        let head = self.head();
+        // SAFETY: `head` is initialised (type invariant), so its lock is too.
+        unsafe { bindings::spin_lock(&raw mut (*head).lock) };
+        // SAFETY: we hold the lock, which guards the list.
+        let idle = unsafe { (*head).head.next == &raw mut (*head).head };
+        // SAFETY: taken above.
+        unsafe { bindings::spin_unlock(&raw mut (*head).lock) };
+        idle
+    }
+
+    /// Wakes the waiters interested in any of `events`, at most one exclusive
+    /// waiter among them (`wake_up_poll()`). With nobody waiting, as in most
+    /// changes, it takes no lock and makes no call.
+    ///
+    /// The caller publishes the change that `events` describes before calling:
+    /// the full barrier here pairs with the one in [`PollTable::register_wait`]
+    /// (`wq_has_sleeper()`), so a waiter is either seen on the queue and woken,
+    /// or joins it later and sees the change when it polls.
+    pub(crate) fn wake_up(&self, events: u32) {
+        smp_mb();
+        let head = self.head();
+        // SAFETY: `head` is initialised (type invariant); a racy read of the list's
+        // first pointer is `waitqueue_active()`, made exact by the barriers above.
+        let next = unsafe { core::ptr::read_volatile(&raw const (*head).head.next) };
+        // SAFETY: as above; only the address of the list head is taken.
+        if next == unsafe { &raw mut (*head).head } {
+            return;
+        }
+        // The poll key travels as the mask cast to a pointer (`poll_to_key()`).
+        let key = events as usize as *mut c_void;
+        // SAFETY: the queue is initialised; `__wake_up` takes its lock itself.
+        unsafe { bindings::__wake_up(head, TASK_NORMAL, 1, key) };
     }
 }
 
@@ -90,53 +115,9 @@ impl PinnedDrop for PollWaitQueue {
             return;
         }
         // SAFETY: `head` is initialised; `__wake_up_pollfree` detaches every waiter.
-        unsafe { bindings::__wake_up_pollfree(self.head.get()) };
+        unsafe { bindings::__wake_up_pollfree(self.head()) };
         // SAFETY: Just an FFI call; waits until epoll's RCU readers are done with `head`.
         unsafe { bindings::synchronize_rcu() };
-    }
-}
-
-/// Proof that a [`PollWaitQueue`]'s lock is held; dropping it unlocks.
-///
-/// # Invariants
-///
-/// `head` is the initialised wait queue of a [`PollWaitQueue`] that outlives
-/// the guard (`'a`), and its lock is held by this thread for the guard's lifetime.
-pub(crate) struct PollWaitQueueGuard<'a> {
-    head: *mut bindings::wait_queue_head,
-    _queue: PhantomData<&'a PollWaitQueue>,
-    _not_send: NotThreadSafe,
-}
-
-impl PollWaitQueueGuard<'_> {
-    /// Whether nobody waits on the queue (`waitqueue_active()`, exact here:
-    /// waiters join and leave under the lock we hold).
-    fn is_idle(&self) -> bool {
-        let head = self.head;
-        // SAFETY: `head` is initialised and we hold its lock, which guards the list
-        // (type invariant).
-        unsafe { (*head).head.next == &raw mut (*head).head }
-    }
-
-    /// Wakes the waiters interested in any of `events`, at most one exclusive
-    /// waiter among them (`wake_up_locked_poll()`). With nobody waiting, as
-    /// in most changes, it costs no call.
-    pub(crate) fn wake_up(&self, events: u32) {
-        if self.is_idle() {
-            return;
-        }
-        // The poll key travels as the mask cast to a pointer (`poll_to_key()`).
-        let key = events as usize as *mut c_void;
-        // SAFETY: the queue is initialised and its lock is held (type invariant), as
-        // `__wake_up_locked_key` requires.
-        unsafe { bindings::__wake_up_locked_key(self.head, TASK_NORMAL, key) };
-    }
-}
-
-impl Drop for PollWaitQueueGuard<'_> {
-    fn drop(&mut self) {
-        // SAFETY: the lock is held by this guard (type invariant).
-        unsafe { bindings::spin_unlock(&raw mut (*self.head).lock) };
     }
 }
 
@@ -163,11 +144,15 @@ impl PollTable<'_> {
     }
 
     /// Registers the poller with `queue`, so that a keyed wake-up reaches it.
+    /// Whatever the caller reads afterwards is read after the registration
+    /// (the barrier pairs with [`PollWaitQueue::wake_up`]'s, as in
+    /// `sock_poll_wait()`).
     pub(crate) fn register_wait(&self, file: &File, queue: &PollWaitQueue) {
         // SAFETY:
         // - `file` is valid for this call and `self.table` is null or valid (invariant).
         // - `queue.head` is initialised and pinned; its `PinnedDrop` detaches any
         //   waiter still registered before the memory goes away.
-        unsafe { bindings::poll_wait(file.as_ptr(), queue.head.get(), self.table) }
+        unsafe { bindings::poll_wait(file.as_ptr(), queue.head(), self.table) }
+        smp_mb();
     }
 }

@@ -45,16 +45,21 @@ impl Device {
     /// Applies `op` atomically in the kernel; returns the resulting mask.
     #[inline]
     pub(crate) fn apply(&self, op: Op, events: Events) -> Result<Events> {
-        let (cmd, operation) = match op {
-            Op::Add => (VPOLL_IO_ADDEVENTS, "ioctl(VPOLL_IO_ADDEVENTS)"),
-            Op::Del => (VPOLL_IO_DELEVENTS, "ioctl(VPOLL_IO_DELEVENTS)"),
-            Op::Set => (VPOLL_IO_SETEVENTS, "ioctl(VPOLL_IO_SETEVENTS)"),
+        let cmd = match op {
+            Op::Add => VPOLL_IO_ADDEVENTS,
+            Op::Del => VPOLL_IO_DELEVENTS,
+            Op::Set => VPOLL_IO_SETEVENTS,
         };
         sys::ioctl_int(self.fd.as_fd(), cmd, events.bits())
             .map(Events::from_mask)
             .map_err(|source| Error::Io {
                 backend: BACKEND,
-                operation,
+                // Named only on failure: this is the fast path.
+                operation: match op {
+                    Op::Add => "ioctl(VPOLL_IO_ADDEVENTS)",
+                    Op::Del => "ioctl(VPOLL_IO_DELEVENTS)",
+                    Op::Set => "ioctl(VPOLL_IO_SETEVENTS)",
+                },
                 source,
             })
     }

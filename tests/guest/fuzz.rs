@@ -161,19 +161,22 @@ fn a_million_random_operations_answer_as_documented() {
         p.cast::<u8>()
     };
     let device = vpoll_tests::device::Device::open().unwrap();
-    let mut targets = [
-        Target {
-            fd: nix::unistd::dup(&device).unwrap(),
-            ioctls: true,
-            mask: 0,
-        },
-        // SAFETY: a new eventfd nobody else owns.
-        Target {
-            fd: unsafe { OwnedFd::from_raw_fd(libc::eventfd(0, EFD_VPOLL | libc::EFD_CLOEXEC)) },
+    let mut targets = vec![Target {
+        fd: nix::unistd::dup(&device).unwrap(),
+        ioctls: true,
+        mask: 0,
+    }];
+    if vpoll_tests::kernel::has_efd_vpoll() {
+        // SAFETY: eventfd takes two integers.
+        let fd = unsafe { libc::eventfd(0, EFD_VPOLL | libc::EFD_CLOEXEC) };
+        assert!(fd >= 0, "eventfd(EFD_VPOLL)");
+        targets.push(Target {
+            // SAFETY: a new eventfd nobody else owns.
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
             ioctls: false,
             mask: 0,
-        },
-    ];
+        });
+    }
     for t in &mut targets {
         fuzz(t, &mut rng, ops, unmapped);
     }

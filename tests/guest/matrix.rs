@@ -33,9 +33,6 @@ const EVENTS: [(&str, u32); 12] = [
     ("RDHUP", RDHUP),
 ];
 
-/// The kernel backends; the matrix runs on each.
-const BACKENDS: [Backend; 2] = [Backend::Device, Backend::EventFd];
-
 /// Long enough for a wrong wakeup to show; the matrix has ~200 cells.
 const CELL_GRACE: Duration = Duration::from_millis(50);
 
@@ -84,7 +81,7 @@ where
     F: FnOnce(RawFd) -> u32 + Send + 'static,
 {
     let mut wrong = Vec::new();
-    for backend in BACKENDS {
+    for backend in vpoll_tests::kernel::backends() {
         for &(name, event) in events {
             println!("{api}: {backend} {name}");
             let seen = cell(backend, wait_for(event), unwanted(event), event);
@@ -101,7 +98,7 @@ where
     println!(
         "{api}: {} events x {} backends woke exactly",
         events.len(),
-        BACKENDS.len()
+        vpoll_tests::kernel::backends().len()
     );
 }
 
@@ -136,7 +133,7 @@ fn select_sets(event: u32) -> u32 {
 fn select_matrix(api: &str, use_pselect: bool) {
     let all = READABLE | WRITABLE | EXCEPTIONAL;
     let mut wrong = Vec::new();
-    for backend in BACKENDS {
+    for backend in vpoll_tests::kernel::backends() {
         for (name, event) in EVENTS {
             let (seen, expected) = match select_sets(event) {
                 0 => (
@@ -227,7 +224,7 @@ fn io_uring_poll_add_every_event() {
 /// changes this shows up.
 #[test]
 fn io_uring_ignores_a_wakeup_for_pri_alone() {
-    for backend in BACKENDS {
+    for backend in vpoll_tests::kernel::backends() {
         assert_eq!(
             cell(backend, io_uring_for(PRI), PRI, RDHUP),
             RDHUP,
@@ -253,7 +250,7 @@ fn ppoll_signal_mask_lets_a_signal_in_and_the_event_still_arrives() {
             0
         );
     }
-    for backend in BACKENDS {
+    for backend in vpoll_tests::kernel::backends() {
         let vp = Vpoll::builder().backend(backend).build().unwrap();
         let fd = vp.as_raw_fd();
         // Waits with SIGUSR1 blocked in the thread, and `unblock` deciding

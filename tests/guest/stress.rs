@@ -118,7 +118,7 @@ fn a_storm_of_changes_loses_no_wakeup() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(OPS_PER_THREAD);
     let mut seeds = Rng::from_env("stress");
-    for b in [Backend::Device, Backend::EventFd] {
+    for b in vpoll_tests::kernel::backends() {
         let fds: Vec<Arc<Vpoll>> = (0..2)
             .map(|_| Arc::new(Vpoll::builder().backend(b).build().unwrap()))
             .collect();

@@ -38,3 +38,34 @@ fn a_32_bit_client_uses_the_same_abi() {
         "want every one of the client's 13+ checks to pass:\n{stdout}"
     );
 }
+
+/// The kernel has the `EFD_VPOLL` eventfd exactly when `qemu/vm` says so
+/// (our test kernel: patched; a stock kernel: refused with EINVAL, as the C
+/// library's probe expects).
+#[test]
+fn efd_vpoll_is_there_exactly_on_a_patched_kernel() {
+    // SAFETY: eventfd takes two integers; a returned fd is closed at once.
+    let fd = unsafe { libc::eventfd(0, vpoll::abi::EFD_VPOLL | libc::EFD_CLOEXEC) };
+    let result = nix::errno::Errno::result(fd).map(|_| ());
+    if fd >= 0 {
+        // SAFETY: ours, closed once.
+        unsafe { libc::close(fd) };
+    }
+    let want = if vpoll_tests::kernel::has_efd_vpoll() {
+        Ok(())
+    } else {
+        Err(nix::errno::Errno::EINVAL)
+    };
+    assert_eq!(result, want);
+}
+
+/// The library's automatic choice is the device, proven by the kernel's own
+/// fdinfo line for a `/dev/vpoll` file.
+#[test]
+fn the_library_picks_the_device() {
+    use std::os::fd::AsRawFd;
+    let vp = vpoll::Vpoll::new().unwrap();
+    assert_eq!(vp.backend(), vpoll::Backend::Device);
+    let fdinfo = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", vp.as_raw_fd())).unwrap();
+    assert!(fdinfo.contains(vpoll::abi::FDINFO_KEY), "{fdinfo}");
+}

@@ -69,7 +69,7 @@ fn exec_with_the_device_wakes_a_waiting_child() {
 #[test]
 fn add_del_set_get_act_on_another_processs_fds() {
     let pid = std::process::id().to_string();
-    for b in [Backend::Device, Backend::EventFd] {
+    for b in vpoll_tests::kernel::backends() {
         let vp = made(b);
         let fd = vp.as_raw_fd().to_string();
         let run = |args: &[&str]| {
@@ -104,9 +104,9 @@ fn add_del_set_get_act_on_another_processs_fds() {
 
 #[test]
 fn ls_lists_device_and_eventfd_vpoll_fds_with_their_masks() {
-    let (dev, efd) = (made(Backend::Device), made(Backend::EventFd));
+    let dev = made(Backend::Device);
+    let efd = vpoll_tests::kernel::has_efd_vpoll().then(|| made(Backend::EventFd));
     dev.set(Events::IN).unwrap();
-    efd.set(Events::OUT | Events::PRI).unwrap();
     let plain = nix::sys::eventfd::EventFd::new().unwrap(); // a counter: not listed
     let pid = std::process::id().to_string();
     let out = vpollctl(&["ls", &pid], "");
@@ -119,14 +119,26 @@ fn ls_lists_device_and_eventfd_vpoll_fds_with_their_masks() {
         })
     };
     assert!(row(dev.as_raw_fd(), "device", "IN"), "{listing}");
-    assert!(row(efd.as_raw_fd(), "eventfd", "PRI|OUT"), "{listing}");
+    if let Some(efd) = &efd {
+        efd.set(Events::OUT | Events::PRI).unwrap();
+        let out = vpollctl(&["ls", &pid], "");
+        let listing = stdout(&out);
+        let row = |fd: i32, backend: &str, events: &str| {
+            listing.lines().any(|l| {
+                l.split_whitespace().collect::<Vec<_>>()
+                    == [pid.as_str(), &fd.to_string(), backend, "guest", events]
+            })
+        };
+        assert!(row(efd.as_raw_fd(), "eventfd", "PRI|OUT"), "{listing}");
+    }
     assert!(
         !listing.contains(&format!(" {} ", plain.as_raw_fd())),
         "a counter eventfd is no vpoll fd:\n{listing}"
     );
     let all = stdout(&vpollctl(&["ls"], ""));
+    let ours = 1 + usize::from(efd.is_some());
     assert!(
-        all.lines().count() >= 3,
+        all.lines().count() > ours,
         "listing every process finds ours too:\n{all}"
     );
 }

@@ -6,5 +6,6 @@
 pub mod command;
 pub mod console;
 pub mod device;
+pub mod kernel;
 pub mod rng;
 pub mod waiter;

@@ -1,0 +1,24 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! Which kernel backends the guest's kernel has. Our test kernel has both the
+//! device and the `EFD_VPOLL` eventfd; a stock kernel (Debian's) only the
+//! device, from our module. `qemu/vm` says which through
+//! `VPOLL_KERNEL_BACKENDS`, so that a missing backend fails rather than being
+//! skipped.
+
+use vpoll::Backend;
+
+/// The kernel backends of this guest: `VPOLL_KERNEL_BACKENDS` (comma-separated),
+/// by default the test kernel's `device,eventfd`.
+pub fn backends() -> Vec<Backend> {
+    std::env::var("VPOLL_KERNEL_BACKENDS")
+        .unwrap_or_else(|_| "device,eventfd".into())
+        .split(',')
+        .map(|b| b.parse().expect("VPOLL_KERNEL_BACKENDS"))
+        .collect()
+}
+
+/// Whether this guest's kernel has the `EFD_VPOLL` eventfd.
+pub fn has_efd_vpoll() -> bool {
+    backends().contains(&Backend::EventFd)
+}

@@ -134,55 +134,32 @@ impl Emulation {
             .state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        // Only we shut the control end down, so the hang-ups in `now` are
-        // never stale; what the program can change (IN, PRI, OUT) is
-        // corrected below. This saves a poll on every change.
+        // What the last change left, which saves a poll on every change. If
+        // someone else has changed the socket since (the program reading or
+        // writing the fd, another process sharing it after fork), the change
+        // misses its target, and is planned again from what the socket shows.
         let now = state.shown;
-        let asked = state.requested;
-        // IN comes with RDNORM, OUT with WRNORM|WRBAND: clearing one clears its group.
-        let (target, cleared) = match op {
-            Op::Add => (asked | events, Events::empty()),
-            Op::Del => (asked - group(events), group(events)),
-            Op::Set => (events, Events::ALL - group(events)),
-        };
-        let unsupported = target - deliverable();
-        if !unsupported.is_empty() {
-            return Err(Error::Unsupported {
-                backend: BACKEND,
-                events: unsupported,
-            });
-        }
-        let want = closure(target);
-        // A hang-up is a shutdown: asked to clear, or dropped from the target, it stays.
-        let irreversible = now & (Events::RDHUP | Events::HUP) & (cleared | (Events::ALL - want));
-        if !irreversible.is_empty() {
-            return Err(Error::Irreversible {
-                backend: BACKEND,
-                events: irreversible,
-            });
-        }
-        // What the caller cleared must not come back as implied by what stays.
-        let kept = cleared & want;
-        if !kept.is_empty() {
-            let with = target & (Events::PRI | Events::RDHUP | Events::HUP);
-            return Err(Error::Inseparable {
-                backend: BACKEND,
-                events: kept,
-                with,
-            });
-        }
+        let (mut target, want) = plan(op, events, state.requested, now)?;
         let mut shown = self.realize(&state.ctl, now, want)?;
         if shown != want {
-            // The program read from or wrote to the fd since the last change.
-            shown = self.realize(&state.ctl, shown, want)?;
-        }
-        if shown != want {
-            let msg = format!("the socket shows {shown} instead of {want}");
-            return Err(Error::Io {
-                backend: BACKEND,
-                operation: "poll(app)",
-                source: io::Error::other(msg),
-            });
+            // Events the change does not name show what the socket shows; the
+            // named ones must be done, or the change starts again from there.
+            // (Forcing the rest back would undo a change made concurrently by
+            // another process sharing the socket.)
+            if !done(op, events, shown) {
+                let want;
+                (target, want) = plan(op, events, reconcile(state.requested, shown), shown)?;
+                shown = self.realize(&state.ctl, shown, want)?;
+            }
+            if !done(op, events, shown) {
+                let msg = format!("the socket shows {shown} after {op:?} {events}");
+                return Err(Error::Io {
+                    backend: BACKEND,
+                    operation: "poll(app)",
+                    source: io::Error::other(msg),
+                });
+            }
+            target = reconcile(target, shown);
         }
         state.shown = shown;
         state.requested = target;
@@ -260,6 +237,61 @@ impl Emulation {
         std::mem::forget(state.ctl);
         self.app
     }
+}
+
+/// What `op` with `events` asks the socket to show, given the events `asked`
+/// for so far and what it shows `now`: the new requested events and their
+/// [`closure`], or why the socket cannot show them.
+fn plan(op: Op, events: Events, asked: Events, now: Events) -> Result<(Events, Events)> {
+    // IN comes with RDNORM, OUT with WRNORM|WRBAND: clearing one clears its group.
+    let (target, cleared) = match op {
+        Op::Add => (asked | events, Events::empty()),
+        Op::Del => (asked - group(events), group(events)),
+        Op::Set => (events, Events::ALL - group(events)),
+    };
+    let unsupported = target - deliverable();
+    if !unsupported.is_empty() {
+        return Err(Error::Unsupported {
+            backend: BACKEND,
+            events: unsupported,
+        });
+    }
+    let want = closure(target);
+    // A hang-up is a shutdown: asked to clear, or dropped from the target, it stays.
+    let irreversible = now & (Events::RDHUP | Events::HUP) & (cleared | (Events::ALL - want));
+    if !irreversible.is_empty() {
+        return Err(Error::Irreversible {
+            backend: BACKEND,
+            events: irreversible,
+        });
+    }
+    // What the caller cleared must not come back as implied by what stays.
+    let kept = cleared & want;
+    if !kept.is_empty() {
+        let with = target & (Events::PRI | Events::RDHUP | Events::HUP);
+        return Err(Error::Inseparable {
+            backend: BACKEND,
+            events: kept,
+            with,
+        });
+    }
+    Ok((target, want))
+}
+
+/// Whether the socket, showing `shown`, has done what `op` with `events` names.
+fn done(op: Op, events: Events, shown: Events) -> bool {
+    match op {
+        Op::Add => shown.contains(closure(events)),
+        Op::Del => !shown.intersects(group(events)),
+        Op::Set => shown == closure(events),
+    }
+}
+
+/// The events asked for, brought in line with what the socket `shown` after
+/// someone else changed it: what it no longer shows was cleared, what it
+/// shows beyond them was added.
+fn reconcile(requested: Events, shown: Events) -> Events {
+    (requested & shown) | (shown - closure(requested))
 }
 
 fn pair_with(cloexec: bool) -> io::Result<(OwnedFd, OwnedFd)> {

@@ -408,3 +408,32 @@ fn emulation_recovers_when_the_program_reads_or_writes_the_fd() {
     );
     assert_eq!(polled(fd), shown(Backend::Emulation, Events::OUT));
 }
+
+/// After fork, parent and child share the emulated socket but not the
+/// library's memory: a change one makes must not undo what the other did.
+#[test]
+fn emulation_shared_by_fork_changes_only_what_each_names() {
+    let vp = make(Backend::Emulation, E_IN);
+    let fd = vp.as_raw_fd();
+    // SAFETY: the child only uses `vp` (no lock is held across the fork) and
+    // leaves with _exit.
+    match unsafe { nix::unistd::fork() }.unwrap() {
+        nix::unistd::ForkResult::Child => {
+            // The parent clears IN first; then the child raises OUT.
+            std::thread::sleep(Duration::from_millis(200));
+            let ok = vp.add(Events::OUT).is_ok();
+            // SAFETY: leaves without running the parent's destructors.
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+        }
+        nix::unistd::ForkResult::Parent { child } => {
+            vp.del(E_IN).unwrap();
+            let status = nix::sys::wait::waitpid(child, None).unwrap();
+            assert_eq!(status, nix::sys::wait::WaitStatus::Exited(child, 0));
+            assert_eq!(
+                polled(fd),
+                shown(Backend::Emulation, Events::OUT),
+                "the child's ADD OUT brought back the IN the parent cleared"
+            );
+        }
+    }
+}

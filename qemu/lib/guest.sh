@@ -51,17 +51,35 @@ guest_programs() {
     log "gcc: building the C client against Debian's libvpoll (dynamically linked)"
     run_logged "$CACHE/logs/vpoll_client.log" gcc -O2 -Wall -Wextra -Werror -pthread \
         -o "$GUEST_DIR/vpoll_client" "$REPO/tests/clib/vpoll_client.c" -lvpoll
-    guest_shared_libs "$GUEST_DIR/vpoll_client"
+    # Our libvpoll.so.0 in /opt/vpoll/lib, and the same C programs linked
+    # against it through its pkg-config file, finding it by their run path.
+    log "capi/install: our libvpoll for the guest, and C programs linked against it"
+    local stage="$CACHE/capi-stage"
+    rm -rf "$stage"
+    run_logged "$CACHE/logs/capi-install.log" env DESTDIR="$stage" PREFIX=/opt/vpoll "$REPO/capi/install"
+    local flags
+    flags=$(PKG_CONFIG_PATH="$stage/opt/vpoll/lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$stage" \
+        pkg-config --cflags --libs vpoll) || die "pkg-config cannot find our vpoll.pc" "ls $stage/opt/vpoll/lib/pkgconfig"
+    run_logged "$CACHE/logs/vpoll_client.log" gcc -O2 -Wall -Wextra -Werror -pthread \
+        -o "$GUEST_DIR/vpoll_client_vpoll" "$REPO/tests/clib/vpoll_client.c" $flags -Wl,-rpath,/opt/vpoll/lib
+    local c
+    for c in capi_test manpage_example; do
+        run_logged "$CACHE/logs/$c.log" gcc -O2 -Wall -Wextra -Werror -pthread \
+            -o "$GUEST_DIR/$c" "$REPO/capi/tests/$c.c" $flags -Wl,-rpath,/opt/vpoll/lib
+    done
+    rm -rf "$GUEST_ROOT"
+    guest_shared_libs "$GUEST_DIR/vpoll_client" "$stage/opt/vpoll/lib/libvpoll.so.0"
+    mkdir -p "$GUEST_ROOT/opt/vpoll/lib"
+    cp -L "$stage/opt/vpoll/lib/libvpoll.so.0" "$GUEST_ROOT/opt/vpoll/lib/"
 }
 
-# guest_shared_libs PROGRAM...: copy the shared libraries (and the loader) the
-# programs need into $GUEST_ROOT, at the paths the loader looks for them;
-# initramfs_build lays $GUEST_ROOT over the guest's root.
+# guest_shared_libs FILE...: copy the shared libraries (and the loader) that
+# programs or libraries need into $GUEST_ROOT, at the paths the loader looks
+# for them; initramfs_build lays $GUEST_ROOT over the guest's root.
 GUEST_ROOT="$CACHE/guest-root"
 guest_shared_libs() {
-    rm -rf "$GUEST_ROOT"
     local lib
-    for lib in $(ldd "$@" | grep -oE '/[^ ]+\.so[^ ]*' | sort -u); do
+    for lib in $(ldd "$@" | grep -oE '=> /[^ ]+|^[[:space:]]+/[^ ]+' | grep -oE '/[^ ]+' | sort -u); do
         mkdir -p "$GUEST_ROOT$(dirname "$lib")"
         cp -L "$lib" "$GUEST_ROOT$lib"
     done

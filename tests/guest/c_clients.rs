@@ -18,11 +18,26 @@ use std::os::unix::process::CommandExt;
 use std::process::Command;
 use vpoll::abi::EFD_VPOLL;
 
-/// The C client, with its shared libraries in the guest's /lib.
-fn client() -> Command {
-    let path = std::env::var("VPOLL_C_CLIENT")
-        .expect("VPOLL_C_CLIENT: run this suite through qemu/vm test");
+/// A C program of the guest job's, by the variable that names it.
+fn program(var: &str) -> Command {
+    let path =
+        std::env::var(var).unwrap_or_else(|_| panic!("{var}: run this suite through qemu/vm test"));
     Command::new(path)
+}
+
+/// The C client linked with Debian's libvpoll0, with its shared libraries in
+/// the guest's /lib.
+fn client() -> Command {
+    program("VPOLL_C_CLIENT")
+}
+
+/// Which libvpoll.so.0 a program is linked with.
+#[derive(Clone, Copy, PartialEq)]
+enum Library {
+    /// Debian's C libvpoll0.
+    Debian,
+    /// Ours (capi/), from /opt/vpoll/lib.
+    Vpoll,
 }
 
 /// A seccomp filter: `eventfd2(_, flags)` with `EFD_VPOLL` in `flags` fails
@@ -53,7 +68,10 @@ fn refuse_efd_vpoll() -> BpfProgram {
 
 /// Runs the client (under `filter`, if any) and returns what it printed.
 fn transcript(filter: Option<BpfProgram>) -> String {
-    let mut command = client();
+    output(client(), filter)
+}
+
+fn output(mut command: Command, filter: Option<BpfProgram>) -> String {
     if let Some(filter) = filter {
         // SAFETY: the closure runs between fork and exec; apply_filter makes
         // two system calls (prctl, seccomp) on memory prepared before the fork
@@ -75,14 +93,17 @@ fn transcript(filter: Option<BpfProgram>) -> String {
     stdout
 }
 
-/// What the client must print on `backend`: the behaviour the Rust suites
-/// assert for the same operations.
-fn expected(backend: &str) -> String {
-    let (initial, unknown_op) = match backend {
-        "device" => ("OUT", "ENOTTY"),
+/// What the client must print on `backend` with `library`: the behaviour the
+/// Rust suites assert for the same operations.
+fn expected(backend: &str, library: Library) -> String {
+    let (initial, unknown_op) = match (backend, library) {
+        // Ours checks the op itself.
+        (_, Library::Vpoll) => ("OUT", "EINVAL"),
+        // Debian's passes any op to the ioctl: ours answers ENOTTY.
+        ("device", Library::Debian) => ("OUT", "ENOTTY"),
         // Debian's libvpoll passes 0 as eventfd's initval: the initial events
-        // are lost (REFERENCE §4), and our libvpoll's behaviour differs here.
-        "eventfd" => ("-", "EINVAL"),
+        // are lost (REFERENCE §4).
+        ("eventfd", Library::Debian) => ("-", "EINVAL"),
         _ => unreachable!(),
     };
     let mut lines = vec![
@@ -124,7 +145,10 @@ fn expected(backend: &str) -> String {
 
 #[test]
 fn debian_libvpoll_drives_the_device_when_efd_vpoll_is_refused() {
-    assert_eq!(transcript(Some(refuse_efd_vpoll())), expected("device"));
+    assert_eq!(
+        transcript(Some(refuse_efd_vpoll())),
+        expected("device", Library::Debian)
+    );
 }
 
 /// Unfiltered, the library takes the `EFD_VPOLL` eventfd where the kernel has
@@ -136,7 +160,58 @@ fn debian_libvpoll_drives_the_efd_vpoll_eventfd_or_else_the_device() {
     } else {
         "device"
     };
-    assert_eq!(transcript(None), expected(backend));
+    assert_eq!(transcript(None), expected(backend, Library::Debian));
+}
+
+/// The same program linked with our libvpoll.so.0 (capi/): on every kernel
+/// backend, the transcript the Rust suites assert, initial events included.
+#[test]
+fn our_libvpoll_runs_the_same_program_on_every_kernel_backend() {
+    for backend in vpoll_tests::kernel::backends() {
+        let mut command = program("VPOLL_C_CLIENT_VPOLL");
+        command.env(vpoll::BACKEND_VAR, backend.to_string());
+        assert_eq!(
+            output(command, None),
+            expected(&backend.to_string(), Library::Vpoll),
+            "{backend}"
+        );
+    }
+}
+
+/// Every function, op and error of our C ABI, on every backend of this guest.
+#[test]
+fn our_c_abi_checks_pass_on_every_backend() {
+    let mut backends = vpoll_tests::kernel::backends();
+    backends.push(vpoll::Backend::Emulation);
+    for backend in backends {
+        let mut command = program("VPOLL_CAPI_TEST");
+        command.env(vpoll::BACKEND_VAR, backend.to_string());
+        let out = output(command, None);
+        assert!(
+            out.contains(&format!("capi_test {backend}: ")) && out.contains(" 0 failed"),
+            "{out}"
+        );
+    }
+}
+
+/// vpoll_create(3)'s example, linked with ours, on every kernel backend: the
+/// man page's output for a kernel with vpoll support (HUP alone, 0x10).
+#[test]
+fn the_man_page_example_prints_what_the_man_page_says() {
+    for backend in vpoll_tests::kernel::backends() {
+        let mut command = program("VPOLL_MANPAGE_EXAMPLE");
+        command.env(vpoll::BACKEND_VAR, backend.to_string());
+        let out = output(command, None);
+        let got: Vec<_> = out
+            .lines()
+            .filter_map(|l| l.strip_prefix("GOT event "))
+            .collect();
+        assert_eq!(got, ["1", "1", "4", "10"], "{backend}:\n{out}");
+        assert!(
+            out.starts_with("timeout\n"),
+            "{backend}: it waited first:\n{out}"
+        );
+    }
 }
 
 /// The filter stands in for an unpatched kernel only if it refuses exactly

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/*
+ * vpoll.h: synthetic poll events (libvpoll.so.0 from the vpoll project).
+ *
+ * Source-compatible with the C libvpoll's header: the same functions, the
+ * same names and values. A vpoll fd is a file descriptor whose poll mask the
+ * program sets; poll, ppoll, select, pselect, epoll and io_uring report it.
+ *
+ *     int fd = vpoll_create(EPOLLOUT, FD_CLOEXEC);
+ *     vpoll_ctl(fd, VPOLL_CTL_ADDEVENTS, EPOLLIN);   // waiters for POLLIN wake
+ *     vpoll_ctl(fd, VPOLL_CTL_DELEVENTS, EPOLLIN);
+ *     vpoll_close(fd);
+ *
+ * Events are the EPOLL* (= POLL*) bits. The library uses the first backend
+ * that works: the vpoll kernel module (/dev/vpoll), an eventfd with the
+ * EFD_VPOLL kernel patch, or a socket-pair emulation, which delivers only
+ * IN, OUT, PRI, RDHUP and HUP (with the events they imply). VPOLL_BACKEND=
+ * device|eventfd|emulation in the environment forces one.
+ *
+ * Thread safety: every function may be called from any thread on any vpoll
+ * fd; changes to one fd are atomic. vpoll_ctl takes no lock.
+ */
+
+#ifndef VPOLLEMU_H
+#define VPOLLEMU_H
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* vpoll_ctl's ops. */
+#define VPOLL_CTL_ADDEVENTS 1 /* pending |= events */
+#define VPOLL_CTL_DELEVENTS 2 /* pending &= ~events */
+#define VPOLL_CTL_SETEVENTS 3 /* pending = events */
+
+/*
+ * Creates a vpoll fd with init_events pending (on every backend). flags: 0 or
+ * FD_CLOEXEC. Returns the fd, or -1 with errno: EINVAL (other flags),
+ * EOPNOTSUPP (init_events the backend cannot deliver), EMFILE/ENFILE/ENOMEM,
+ * ENODEV (no backend works).
+ */
+int vpoll_create(uint32_t init_events, int flags);
+
+/*
+ * Changes the pending events of vpoll fd fd. Returns 0, or -1 with errno:
+ * EBADF (fd is not open), EINVAL (an unknown op, or fd is no vpoll fd),
+ * EOPNOTSUPP (the backend cannot deliver those events, or cannot clear them
+ * once raised, as the emulation's hang-ups; nothing changed). Also works on a
+ * device or EFD_VPOLL fd made elsewhere (inherited, dup'ed).
+ */
+int vpoll_ctl(int fd, int op, uint32_t events);
+
+/*
+ * Closes vpoll fd fd and what the library keeps for it. Returns 0, or -1
+ * with errno (EBADF).
+ */
+int vpoll_close(int fd);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

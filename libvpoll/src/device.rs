@@ -51,7 +51,8 @@ impl Device {
             Op::Set => VPOLL_IO_SETEVENTS,
         };
         sys::ioctl_int(self.fd.as_fd(), cmd, events.bits())
-            .map(Events::from_mask)
+            // The driver answers with the mask itself, already within EPOLLALLMASK.
+            .map(Events::from_bits_retain)
             .map_err(|source| Error::Io {
                 backend: BACKEND,
                 // Named only on failure: this is the fast path.

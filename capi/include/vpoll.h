@@ -36,7 +36,8 @@ extern "C" {
 
 /*
  * Creates a vpoll fd with init_events pending (on every backend). flags: 0 or
- * FD_CLOEXEC. Returns the fd, or -1 with errno: EINVAL (other flags),
+ * FD_CLOEXEC (O_CLOEXEC is taken as the same). Returns the fd, or -1 with
+ * errno: EINVAL (other flags),
  * EOPNOTSUPP (init_events the backend cannot deliver), EMFILE/ENFILE/ENOMEM,
  * ENODEV (no backend works).
  */

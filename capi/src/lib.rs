@@ -61,16 +61,19 @@ fn c_call(call: impl FnOnce() -> Result<libc::c_int, libc::c_int>) -> libc::c_in
 }
 
 /// Creates a vpoll fd with `init_events` pending; `flags` may hold
-/// `FD_CLOEXEC`. Returns the fd, or -1 with errno.
+/// `FD_CLOEXEC` (or `O_CLOEXEC`). Returns the fd, or -1 with errno.
 #[no_mangle]
 pub extern "C" fn vpoll_create(init_events: u32, flags: libc::c_int) -> libc::c_int {
     c_call(|| {
-        if flags & !libc::FD_CLOEXEC != 0 {
+        // FD_CLOEXEC as documented; O_CLOEXEC, which callers also pass for
+        // it, means the same. Anything else is a mistake worth reporting.
+        let cloexec = libc::FD_CLOEXEC | libc::O_CLOEXEC;
+        if flags & !cloexec != 0 {
             return Err(libc::EINVAL);
         }
         let vp = Vpoll::builder()
             .events(Events::from_bits_retain(init_events))
-            .cloexec(flags & libc::FD_CLOEXEC != 0)
+            .cloexec(flags & cloexec != 0)
             .build()
             .map_err(|e| errno_of(&e))?;
         let fd = std::os::fd::AsRawFd::as_raw_fd(&vp);

@@ -88,6 +88,9 @@ int main(void)
 	CHECK(pending(fd2) == 0, "nothing pending: %#x", pending(fd2));
 	errno = 0;
 	CHECK(vpoll_create(0, 0x100) == -1 && errno == EINVAL, "unknown flag: errno %d", errno);
+	i = vpoll_create(0, O_CLOEXEC);
+	CHECK(i >= 0 && fcntl(i, F_GETFD) == FD_CLOEXEC, "O_CLOEXEC taken as FD_CLOEXEC");
+	vpoll_close(i);
 
 	/* vpoll_ctl: each op */
 	CHECK(vpoll_ctl(fd2, VPOLL_CTL_ADDEVENTS, EPOLLOUT) == 0, "ADD");

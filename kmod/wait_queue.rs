@@ -56,8 +56,8 @@ impl PollWaitQueue {
         })
     }
 
-    /// The `wait_queue_head`. Like `Opaque::get`, which the kernel crate does not
-    /// inline into modules, and this is vpoll's hottest path.
+    /// The `wait_queue_head`, as `Opaque::get` gives it; that one is not
+    /// inlined into modules, and this is vpoll's hottest path.
     #[inline]
     fn head(&self) -> *mut bindings::wait_queue_head {
         // `Opaque<T>` is `#[repr(transparent)]` over `UnsafeCell<MaybeUninit<T>>`:

@@ -30,6 +30,15 @@ in_chroot() {
 # which must be the version of the source we build from; sets DEB_ABI
 # (e.g. 7.2.12+deb13-amd64) and DEB_DIR.
 debian_version() {
+    # A build fetched earlier for this source version stays the one we test,
+    # even once the archive has moved on (and dropped it).
+    local cached
+    cached=$(ls -d "$CACHE/debian/$KVERSION+"*-amd64 2>/dev/null | sort -V | tail -n1)
+    if [ -n "$cached" ] && [ -f "$cached/vmlinuz" ]; then
+        DEB_DIR=$cached DEB_ABI=$(basename "$cached")
+        log "Debian kernel $DEB_ABI (fetched earlier for the source $KVERSION)"
+        return
+    fi
     run_logged "$CACHE/logs/apt-$DEBIAN_SUITE-update.log" apt_oneoff "$DEBIAN_SUITE" update
     DEB_ABI=$(apt_cache_oneoff "$DEBIAN_SUITE" search --names-only \
         "^linux-binary-${KERNEL_SERIES//./\\.}\.[0-9]+\+deb[0-9]+-amd64$" |

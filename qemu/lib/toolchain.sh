@@ -7,7 +7,7 @@ APT_PACKAGES=(
     flex bison bc libelf-dev cpio busybox-static qemu-system-x86 kmod
     gcc-multilib
     libvpoll0 libvpoll-dev
-    debootstrap
+    debootstrap pkg-config
 )
 BINDGEN_VERSION=0.72.1
 BINDGEN="$CACHE/tools/bindgen-$BINDGEN_VERSION/bin/bindgen"

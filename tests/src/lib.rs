@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 
-//! Shared pieces of vpoll's tests: the verdict on a guest console log, a thin
-//! `/dev/vpoll` handle, and waiters that prove they are blocked in the kernel.
+//! Shared pieces of vpoll's tests: a thin `/dev/vpoll` handle, and waiters
+//! that prove they are blocked in the kernel.
 
 pub mod command;
-pub mod console;
 pub mod device;
 pub mod kernel;
 pub mod rng;

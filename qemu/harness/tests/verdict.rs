@@ -89,6 +89,69 @@ fn run_mode_exits_with_the_programs_status() {
     assert_eq!(verdict("bogus", &["x"]).0, 2);
 }
 
+/// Runs the verdict with its arguments as given (paths written here).
+fn verdict_args(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_vpoll-verdict"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+fn write_log(name: &str, text: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("vpoll-verdict-host-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+const HOST_OK: &str = "     Running unittests src/lib.rs (target/debug/deps/vpoll-1)\n\
+                       running 5 tests\n\
+                       test result: ok. 5 passed; 0 failed; 0 ignored\n";
+
+#[test]
+fn cargo_tests_exit_status_counts() {
+    let guest = write_log("status-guest", GOOD);
+    let host = write_log("status-host", HOST_OK);
+    let (code, out, _) = verdict_args(&["test", &guest, "--host", &host, "--host-status", "0"]);
+    assert_eq!((code, out.as_str()), (0, "35 passed, 0 failed\n"));
+    // A compile error: cargo fails although every summary it printed was clean.
+    let (code, out, err) = verdict_args(&["test", &guest, "--host", &host, "--host-status", "101"]);
+    assert_eq!((code, out.as_str()), (1, "35 passed, 1 failed\n"));
+    assert!(err.contains("cargo test exited with status 101"), "{err}");
+}
+
+#[test]
+fn a_host_test_binary_without_summary_fails() {
+    let guest = write_log("crash-guest", GOOD);
+    let host = write_log(
+        "crash-host",
+        &format!(
+            "{HOST_OK}     Running tests/conformance.rs (target/debug/deps/conformance-2)\n\
+             running 12 tests\n\
+             error: test failed, to rerun pass `-p vpoll --test conformance`\n"
+        ),
+    );
+    let (code, out, err) = verdict_args(&["test", &guest, "--host", &host]);
+    assert_eq!((code, out.as_str()), (1, "35 passed, 1 failed\n"));
+    assert!(err.contains("Running tests/conformance.rs"), "{err}");
+    assert!(err.contains("printed no test summary"), "{err}");
+}
+
+#[test]
+fn malformed_arguments_are_usage_errors() {
+    let guest = write_log("usage-guest", GOOD);
+    assert_eq!(verdict_args(&["test"]).0, 2);
+    assert_eq!(verdict_args(&["test", &guest, "--host-status", "0"]).0, 2);
+    assert_eq!(verdict_args(&["test", &guest, "--host", &guest, "--host-status", "x"]).0, 2);
+    assert_eq!(verdict_args(&["test", &guest, "--bogus"]).0, 2);
+}
+
 #[test]
 fn every_guest_console_must_be_clean() {
     let dir = std::env::temp_dir().join(format!("vpoll-verdict-multi-{}", std::process::id()));

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT OR Apache-2.0
 # Shared helpers for the qemu/ scripts: logging, failing with a hint, the cache.
 
-set -euo pipefail
+set -eEuo pipefail
+[ -z "${VPOLL_TRACE:-}" ] || set -x
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 QEMU_DIR="$REPO/qemu"
@@ -10,10 +11,7 @@ CACHE=${VPOLL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vpoll}
 JOBS=${VPOLL_JOBS:-$(nproc)}
 STEP="setup"
 
-# The kernel is built by Debian's rustc (matched with its core source), never
-# rustup's proxy that comes first in PATH.
-RUSTC_KERNEL=/usr/bin/rustc
-LLVM_SUFFIX=-19
+source "$QEMU_DIR/lib/versions.sh"
 
 # rustup's cargo for user-space builds, also when called without a login shell.
 if ! command -v cargo >/dev/null && [ -x "$HOME/.cargo/bin/cargo" ]; then
@@ -30,12 +28,78 @@ step() {
     log "== $STEP"
 }
 
+# Set once a failure has been reported, so that the shells it passes through
+# on its way out (a command substitution, a background job) add only where.
+export VPOLL_FAILED_MARK=${VPOLL_FAILED_MARK:-$(mktemp -u "${TMPDIR:-/tmp}/vpoll-failed.XXXXXX")}
+
 # die CAUSE HINT: stop, naming the step, the cause and the next thing to try.
 die() {
     printf '\nvpoll: step "%s" failed: %s\n' "$STEP" "$1" >&2
-    [ -n "${2:-}" ] && printf 'vpoll: try: %s\n' "$2" >&2
+    if [ -n "${2:-}" ]; then printf 'vpoll: try: %s\n' "$2" >&2; fi
+    : >"$VPOLL_FAILED_MARK"
     exit 1
 }
+
+# on_error: the ERR trap. Any command that fails where set -e would end the
+# script names the step, the file, the line and the command, so no exit is
+# silent. Where -e is off (a command substitution, a condition) the caller
+# sees the status and decides, so nothing is said there.
+on_error() {
+    local rc=$?
+    case $- in *e*) ;; *) return "$rc" ;; esac
+    local where="${BASH_SOURCE[1]#"$REPO"/}:${BASH_LINENO[0]}"
+    if [ -e "$VPOLL_FAILED_MARK" ]; then
+        printf 'vpoll:   (from %s: %s)\n' "$where" "$BASH_COMMAND" >&2
+    else
+        printf '\nvpoll: step "%s" failed: %s: `%s` exited with status %s\n' \
+            "$STEP" "$where" "$BASH_COMMAND" "$rc" >&2
+        printf 'vpoll: try: the output above says why; VPOLL_TRACE=1 shows every command\n' >&2
+        : >"$VPOLL_FAILED_MARK"
+    fi
+    exit "$rc"
+}
+trap on_error ERR
+
+declare -A BACKGROUND=()
+
+# background NAME FUNCTION [ARG...]: run FUNCTION in a background shell, so
+# that downloads overlap with compiling; its output goes to a log, and await
+# collects it. FUNCTION fills the cache: calling it again later, in the
+# foreground, finds its work done and sets its variables there.
+background() {
+    local name=$1
+    shift
+    mkdir -p "$CACHE/logs"
+    log "started in the background: $name (log: $CACHE/logs/$name.log)"
+    (
+        STEP="$name (in the background)"
+        VPOLL_FAILED_MARK="$VPOLL_FAILED_MARK.$name"
+        trap - EXIT
+        "$@"
+    ) >"$CACHE/logs/$name.log" 2>&1 &
+    BACKGROUND[$name]=$!
+}
+
+# await NAME: wait for a background job; its failure fails the current step.
+await() {
+    local name=$1 pid=${BACKGROUND[$1]:-}
+    [ -n "$pid" ] || return 0
+    unset "BACKGROUND[$name]"
+    if ! wait "$pid"; then
+        tail -n 20 "$CACHE/logs/$name.log" >&2
+        die "the background job '$name' failed" "read its whole log: $CACHE/logs/$name.log"
+    fi
+}
+
+# on_exit: the outermost shell stops its background jobs and clears the mark.
+on_exit() {
+    local pid
+    for pid in "${BACKGROUND[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    rm -f "$VPOLL_FAILED_MARK" "$VPOLL_FAILED_MARK".*
+}
+trap on_exit EXIT
 
 # run_logged LOGFILE CMD...: run CMD quietly into LOGFILE; on failure show its
 # tail and die with the log's path.

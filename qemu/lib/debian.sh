@@ -4,8 +4,6 @@
 # Debian's config, Module.symvers and compilers (in a trixie chroot), and
 # Debian's unmodified kernel image booted with our initramfs.
 
-DEBIAN_SUITE=trixie-backports
-DEBIAN_RELEASE=trixie
 # What the chroot needs to prepare a kernel tree and build a Rust module.
 DEBIAN_CHROOT_PACKAGES=(
     rustc rust-src bindgen libclang-dev clang gcc-14 make flex bison bc
@@ -33,19 +31,20 @@ debian_version() {
     # A build fetched earlier for this source version stays the one we test,
     # even once the archive has moved on (and dropped it).
     local cached
-    cached=$(ls -d "$CACHE/debian/$KVERSION+"*-amd64 2>/dev/null | sort -V | tail -n1)
+    cached=$(find "$CACHE/debian" -mindepth 1 -maxdepth 1 -type d -name "$KVERSION+*-amd64" 2>/dev/null |
+        sort -V | tail -n1 || true)
     if [ -n "$cached" ] && [ -f "$cached/vmlinuz" ]; then
         DEB_DIR=$cached DEB_ABI=$(basename "$cached")
         log "Debian kernel $DEB_ABI (fetched earlier for the source $KVERSION)"
         return
     fi
-    run_logged "$CACHE/logs/apt-$DEBIAN_SUITE-update.log" apt_oneoff "$DEBIAN_SUITE" update
-    DEB_ABI=$(apt_cache_oneoff "$DEBIAN_SUITE" search --names-only \
+    run_logged "$CACHE/logs/apt-$DEBIAN_KERNEL_SUITE-update.log" apt_oneoff "$DEBIAN_KERNEL_SUITE" update
+    DEB_ABI=$(apt_cache_oneoff "$DEBIAN_KERNEL_SUITE" search --names-only \
         "^linux-binary-${KERNEL_SERIES//./\\.}\.[0-9]+\+deb[0-9]+-amd64$" |
         awk '{ sub(/^linux-binary-/, "", $1); print $1 }' | sort -V | tail -n1)
     [ -n "$DEB_ABI" ] ||
-        die "Debian's $DEBIAN_SUITE has no linux-binary-$KERNEL_SERIES.*-amd64 any more" \
-            "set KERNEL_SERIES in qemu/lib/source.sh to a series the archive still has"
+        die "Debian's $DEBIAN_KERNEL_SUITE has no linux-binary-$KERNEL_SERIES.*-amd64 any more" \
+            "set KERNEL_SERIES in qemu/lib/versions.sh to a series the archive still has"
     local deb_kver=${DEB_ABI%%+*}
     [ "$deb_kver" = "$KVERSION" ] ||
         die "Debian's newest $KERNEL_SERIES kernel is $deb_kver but the source here is $KVERSION" \
@@ -76,36 +75,47 @@ debian_chroot() {
 # debian_unpack PACKAGE DIR: the current .deb of PACKAGE, unpacked into DIR.
 debian_unpack() {
     local deb
-    deb=$(apt_fetch_deb "$DEBIAN_SUITE" "$1")
+    deb=$(apt_fetch_deb "$DEBIAN_KERNEL_SUITE" "$1")
     mkdir -p "$2"
     dpkg-deb -x "$deb" "$2"
     rm -f "$deb"
 }
 
-# debian_kernel: Debian's image and a module tree matching it; sets
-# DEB_VMLINUZ, and lays out in the chroot what kmod/build-for-debian needs.
-debian_kernel() {
-    step "Debian kernel"
+# debian_fetch: Debian's image, and the config and Module.symvers of its
+# headers package; sets DEB_ABI, DEB_DIR and DEB_VMLINUZ.
+debian_fetch() {
     debian_version
     DEB_VMLINUZ="$DEB_DIR/vmlinuz"
-    if [ ! -f "$DEB_VMLINUZ" ]; then
-        log "fetching linux-binary-$DEB_ABI (the image) and linux-headers-$DEB_ABI (config, Module.symvers)"
-        rm -rf "$DEB_DIR/unpack"
-        debian_unpack "linux-binary-$DEB_ABI" "$DEB_DIR/unpack"
-        debian_unpack "linux-headers-$DEB_ABI" "$DEB_DIR/unpack"
-        local headers="$DEB_DIR/unpack/usr/src/linux-headers-$DEB_ABI"
-        [ -f "$headers/.config" ] && [ -f "$headers/Module.symvers" ] ||
-            die "linux-headers-$DEB_ABI has no .config or Module.symvers" "dpkg-deb -c it"
-        cp "$headers/.config" "$DEB_DIR/config"
-        cp "$headers/Module.symvers" "$DEB_DIR/Module.symvers"
-        local image
-        image=$(find "$DEB_DIR/unpack" -name 'vmlinuz*' -type f | head -n1)
-        [ -n "$image" ] || die "no vmlinuz in linux-binary-$DEB_ABI" "dpkg-deb -c it"
-        cp "$image" "$DEB_VMLINUZ.tmp"
-        mv "$DEB_VMLINUZ.tmp" "$DEB_VMLINUZ"
-        rm -rf "$DEB_DIR/unpack"
+    [ -f "$DEB_VMLINUZ" ] && return
+    log "fetching linux-binary-$DEB_ABI (the image) and linux-headers-$DEB_ABI (config, Module.symvers)"
+    rm -rf "$DEB_DIR/unpack"
+    debian_unpack "linux-binary-$DEB_ABI" "$DEB_DIR/unpack"
+    debian_unpack "linux-headers-$DEB_ABI" "$DEB_DIR/unpack"
+    local headers="$DEB_DIR/unpack/usr/src/linux-headers-$DEB_ABI"
+    [ -f "$headers/.config" ] && [ -f "$headers/Module.symvers" ] ||
+        die "linux-headers-$DEB_ABI has no .config or Module.symvers" "dpkg-deb -c it"
+    cp "$headers/.config" "$DEB_DIR/config"
+    cp "$headers/Module.symvers" "$DEB_DIR/Module.symvers"
+    local image
+    image=$(find "$DEB_DIR/unpack" -name 'vmlinuz*' -type f | head -n1)
+    [ -n "$image" ] || die "no vmlinuz in linux-binary-$DEB_ABI" "dpkg-deb -c it"
+    cp "$image" "$DEB_VMLINUZ.tmp"
+    mv "$DEB_VMLINUZ.tmp" "$DEB_VMLINUZ"
+    rm -rf "$DEB_DIR/unpack"
+}
+
+# debian_module: vpoll.ko from kmod/ for Debian's kernel, built the way a
+# user builds it (kmod/build-for-debian, in the chroot); sets DEB_KO. Needs
+# debian_fetch and debian_chroot first.
+debian_module() {
+    step "module (Debian kernel)"
+    DEB_KO="$DEB_DIR/vpoll.ko"
+    local key
+    key=$(hash_of "$DEB_ABI" "$REPO/Kbuild" "$REPO"/kmod/*)
+    if [ -f "$DEB_KO" ] && [ "$(cat "$DEB_KO.key" 2>/dev/null)" = "$key" ]; then
+        log "reusing vpoll.ko for $DEB_ABI (kmod/ unchanged)"
+        return
     fi
-    debian_chroot
     # What kmod/build-for-debian finds on a Debian system, placed in the chroot:
     # the headers package's .config and Module.symvers, and the same-version
     # source (hard-linked, the pristine tree).
@@ -113,12 +123,6 @@ debian_kernel() {
     cp "$DEB_DIR/config" "$DEB_CHROOT/build/headers/.config"
     cp "$DEB_DIR/Module.symvers" "$DEB_CHROOT/build/headers/Module.symvers"
     [ -f "$DEB_CHROOT/build/src/Makefile" ] || cp -al "$KSRC" "$DEB_CHROOT/build/src"
-}
-
-# debian_module: vpoll.ko from kmod/ for Debian's kernel, built the way a
-# user builds it (kmod/build-for-debian, in the chroot); sets DEB_KO.
-debian_module() {
-    step "module (Debian kernel)"
     rm -rf "$DEB_CHROOT/build/vpoll"
     mkdir -p "$DEB_CHROOT/build/vpoll"
     cp -r "$REPO/Kbuild" "$REPO/kmod" "$DEB_CHROOT/build/vpoll/"
@@ -132,7 +136,7 @@ debian_module() {
         grep -A5 warning "$CACHE/logs/debian-module.log" >&2
         die "the module build for $DEB_ABI has warnings" "fix them; the log is $CACHE/logs/debian-module.log"
     fi
-    DEB_KO="$DEB_DIR/vpoll.ko"
     cp "$DEB_CHROOT/build/out/kmod/vpoll.ko" "$DEB_KO"
+    echo "$key" >"$DEB_KO.key"
     log "vpoll.ko for $DEB_ABI: $(stat -c %s "$DEB_KO") bytes, vermagic $(modinfo -F vermagic "$DEB_KO")"
 }

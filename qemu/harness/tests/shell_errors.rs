@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! The harness's shell library never fails silently: a command that fails
+//! inside a step names the step, the file, the line and the command, also
+//! inside a command substitution or a background job.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn qemu_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Runs `script` after sourcing qemu/lib/common.sh (and any other `libs`)
+/// with an empty cache of its own; returns (status, stderr).
+fn harness(libs: &[&str], script: &str) -> (i32, String) {
+    let cache = std::env::temp_dir().join(format!(
+        "vpoll-shell-{}-{}",
+        std::process::id(),
+        script.len()
+    ));
+    let _ = std::fs::remove_dir_all(&cache);
+    let mut text = String::new();
+    for lib in ["common.sh"].iter().chain(libs) {
+        text += &format!("source {}/lib/{lib}\n", qemu_dir().display());
+    }
+    text += script;
+    let path = cache.with_extension("sh");
+    std::fs::write(&path, &text).unwrap();
+    let out = Command::new("bash")
+        .arg(&path)
+        .env("VPOLL_CACHE", &cache)
+        .env_remove("VPOLL_FAILED_MARK")
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&cache);
+    let _ = std::fs::remove_file(&path);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The line of `script` (counted after the `source` lines) where `needle` is.
+fn line_of(libs: &[&str], script: &str, needle: &str) -> usize {
+    1 + libs.len() + 1 + script.lines().position(|l| l.contains(needle)).unwrap()
+}
+
+#[test]
+fn a_failing_command_names_step_file_line_and_command() {
+    let script = "step \"unpack\"\nfalse_here() { false; }\ntrue\nfalse_here\necho unreachable\n";
+    let (status, err) = harness(&[], script);
+    assert_ne!(status, 0);
+    assert!(err.contains("step \"unpack\" failed"), "{err}");
+    let line = line_of(&[], script, "false_here() {");
+    assert!(err.contains(&format!(".sh:{line}: `false` exited with status 1")), "{err}");
+    assert!(!err.contains("unreachable"));
+}
+
+#[test]
+fn an_unmatched_glob_in_an_assignment_is_named() {
+    // The shape of the bug that once ended `qemu/vm test` silently on a cold cache.
+    let script = "step \"Debian kernel\"\nx=$(ls -d \"$CACHE/none/\"* 2>/dev/null | sort -V | tail -n1)\necho \"x=$x\"\n";
+    let (status, err) = harness(&[], script);
+    assert_eq!(status, 2, "{err}");
+    let line = line_of(&[], script, "x=$(ls");
+    assert!(err.contains("step \"Debian kernel\" failed"), "{err}");
+    assert!(err.contains(&format!(".sh:{line}: `x=$(ls -d")), "{err}");
+}
+
+#[test]
+fn die_in_a_command_substitution_is_said_once_with_where() {
+    let script = "step \"fetch\"\nf() { die \"no .deb\" \"look at the log\"; }\ny=$(f)\necho never\n";
+    let (status, err) = harness(&[], script);
+    assert_eq!(status, 1);
+    assert_eq!(err.matches("failed").count(), 1, "{err}");
+    assert!(err.contains("step \"fetch\" failed: no .deb"), "{err}");
+    assert!(err.contains("vpoll: try: look at the log"), "{err}");
+    let line = line_of(&[], script, "y=$(f)");
+    assert!(err.contains(&format!("(from "), ), "{err}");
+    assert!(err.contains(&format!(".sh:{line}: y=$(f))")), "{err}");
+}
+
+#[test]
+fn a_failed_background_job_fails_the_step_that_awaits_it() {
+    let script = "step \"prefetch\"\njob() { echo working; false; }\nbackground fetch job\nstep \"kernel\"\nawait fetch\necho never\n";
+    let (status, err) = harness(&[], script);
+    assert_eq!(status, 1, "{err}");
+    assert!(err.contains("step \"kernel\" failed: the background job 'fetch' failed"), "{err}");
+    // Its own log's tail is shown, naming where it failed.
+    assert!(err.contains("step \"fetch (in the background)\" failed"), "{err}");
+    assert!(err.contains("`false` exited with status 1"), "{err}");
+}
+
+#[test]
+fn a_cold_cache_finds_debians_kernel_in_the_archive() {
+    // debian_version with no $CACHE/debian yet (a new machine), against a
+    // stand-in for the archive's package list.
+    let script = "KVERSION=7.2.12\n\
+                  run_logged() { :; }\n\
+                  apt_cache_oneoff() { printf '%s\\n' 'linux-binary-7.2.9+deb13-amd64 - x' 'linux-binary-7.2.12+deb13-amd64 - x'; }\n\
+                  debian_version\n\
+                  echo \"found $DEB_ABI in ${DEB_DIR#$CACHE/}\" >&2\n";
+    let (status, err) = harness(&["source.sh", "debian.sh"], script);
+    assert_eq!(status, 0, "{err}");
+    assert!(err.contains("found 7.2.12+deb13-amd64 in debian/7.2.12+deb13-amd64"), "{err}");
+}

@@ -2,16 +2,16 @@
 # The benchmark's peers and programs: Debian's C vpoll module built against
 # the test kernel beside ours, and the benchmark binaries.
 
-# cmodule_build: build vpoll-dkms' vpoll.c (trixie) against $KBUILD as
+# cmodule_build: build vpoll-dkms' vpoll.c ($VPOLL_C_SUITE) against $KBUILD as
 # vpoll_c.ko, with its module and node renamed vpoll_c so that it loads beside
 # ours; sets CKO.
 cmodule_build() {
     step "C module (peer)"
     local src="$CACHE/src/vpoll-dkms"
     if [ ! -f "$src/vpoll.c" ]; then
-        log "fetching vpoll-dkms from trixie"
+        log "fetching vpoll-dkms from $VPOLL_C_SUITE"
         local deb unpack="$CACHE/src/unpack-vpoll-dkms"
-        deb=$(apt_fetch_deb trixie vpoll-dkms)
+        deb=$(apt_fetch_deb "$VPOLL_C_SUITE" vpoll-dkms)
         rm -rf "$src" "$unpack"
         mkdir -p "$src" "$unpack"
         dpkg-deb -x "$deb" "$unpack"
@@ -29,7 +29,7 @@ cmodule_build() {
             "look at $src/vpoll.c and adapt cmodule_build in qemu/lib/bench.sh"
     echo 'obj-m += vpoll_c.o' >"$out/Kbuild"
     local -a vars
-    mapfile -t vars < <(kmake_vars)
+    mapfile -t vars < <(kbuild_make_vars)
     log "building vpoll-dkms $(cat "$src/version") as vpoll_c.ko against $(basename "$KBUILD")"
     run_logged "$CACHE/logs/cmodule.log" make -C "$KBUILD" M="$out" "${vars[@]}" modules
     CKO="$out/vpoll_c.ko"

@@ -7,7 +7,8 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/cargo-target}
 GUEST_CPUS=2
 
 # cargo_guest ARGS...: cargo for the guest, statically linked (the initramfs
-# has no libc); prints "NAME PATH" for each executable it built.
+# has no libc); prints "KIND NAME PATH" for each executable it built, KIND
+# being "test" for a test target and "bin" (or "example") for the others.
 cargo_guest() {
     RUSTFLAGS="-C target-feature=+crt-static" cargo "$@" --target "$GUEST_TARGET" \
         --message-format=json-render-diagnostics |
@@ -15,34 +16,61 @@ cargo_guest() {
 for line in sys.stdin:
     m = json.loads(line)
     if m.get("reason") == "compiler-artifact" and m.get("executable"):
-        print(m["target"]["name"], m["executable"])'
+        kind = "test" if m["profile"]["test"] else m["target"]["kind"][0]
+        print(kind, m["target"]["name"], m["executable"])'
 }
 
-# The library's guest suites, each run with every backend required.
-LIB_SUITES=(behaviour conformance fd_leak rlimit event_loops example)
+# guest_copy BUILT NAME...: copy the executables named NAME from cargo_guest's
+# output into $GUEST_DIR.
+guest_copy() {
+    local built=$1 name path
+    shift
+    for name in "$@"; do
+        path=$(awk -v n="$name" '$2 == n { print $3; exit }' <<<"$built")
+        [ -n "$path" ] && [ -x "$path" ] ||
+            die "cargo built no executable '$name'" "rerun with CARGO_TERM_VERBOSE=true"
+        cp "$path" "$GUEST_DIR/$name"
+    done
+}
 
-# guest_programs: build every program the guest runs into $CACHE/guest/.
+# guest_tools: the demo and vpollctl (what the demo, run and shell need), into
+# $GUEST_DIR.
+guest_tools() {
+    step "guest programs"
+    GUEST_DIR="$CACHE/guest-tools"
+    mkdir -p "$GUEST_DIR"
+    log "cargo: building the demo and vpollctl (static, $GUEST_TARGET)"
+    local built
+    built=$(cd "$REPO" && cargo_guest build -p vpoll-harness --bin vpoll-demo -p vpollctl) ||
+        die "cargo could not build the demo and vpollctl" \
+            "cd $REPO && cargo build -p vpoll-harness --bin vpoll-demo -p vpollctl"
+    guest_copy "$built" vpoll-demo vpollctl
+}
+
+# guest_programs: build every program the guest suite runs into $GUEST_DIR;
+# sets LIB_SUITES to the library's test targets, as cargo lists them, so a new
+# test file runs in the guest without a change here.
 guest_programs() {
     step "guest programs"
     GUEST_DIR="$CACHE/guest"
     rm -rf "$GUEST_DIR"
     mkdir -p "$GUEST_DIR"
     log "cargo: building the guest suites, the demo and the example (static, $GUEST_TARGET)"
-    local built
+    local built lib_tests
     built=$(cd "$REPO" && cargo_guest test -p vpoll-tests --features guest --test guest --no-run &&
-        cargo_guest build -p vpoll-tests --bin vpoll-demo &&
-        cargo_guest test -p vpoll --all-features --tests --no-run &&
+        cargo_guest build -p vpoll-harness --bin vpoll-demo &&
         cargo_guest build -p vpoll --example userstack &&
         cargo_guest build -p vpollctl) ||
         die "cargo could not build the guest programs" \
             "cd $REPO && cargo test --workspace --all-features --features vpoll-tests/guest --no-run"
-    local name
-    for name in guest vpoll-demo userstack vpollctl "${LIB_SUITES[@]}"; do
-        local path
-        path=$(awk -v n="$name" '$1 == n { print $2; exit }' <<<"$built")
-        [ -x "$path" ] || die "cargo built no executable '$name'" "rerun with CARGO_TERM_VERBOSE=true"
-        cp "$path" "$GUEST_DIR/$name"
-    done
+    lib_tests=$(cd "$REPO" && cargo_guest test -p vpoll --all-features --tests --no-run) ||
+        die "cargo could not build the library's tests" "cd $REPO && cargo test -p vpoll --all-features --no-run"
+    # The library's integration tests (its unit tests run on the host).
+    mapfile -t LIB_SUITES < <(awk '$1 == "test" && $2 != "vpoll" { print $2 }' <<<"$lib_tests")
+    [ ${#LIB_SUITES[@]} -gt 0 ] || die "cargo listed no test target of the vpoll crate" "cargo test -p vpoll --no-run"
+    log "the library's guest suites: ${LIB_SUITES[*]}"
+    guest_copy "$built" guest vpoll-demo userstack vpollctl
+    guest_copy "$lib_tests" "${LIB_SUITES[@]}"
     log "gcc -m32: building the 32-bit client"
     run_logged "$CACHE/logs/vpoll32.log" gcc -m32 -static -O2 -Wall -Wextra -Werror \
         -o "$GUEST_DIR/vpoll32" "$REPO/tests/compat32/vpoll32.c"
@@ -71,12 +99,15 @@ guest_programs() {
     guest_shared_libs "$GUEST_DIR/vpoll_client" "$stage/opt/vpoll/lib/libvpoll.so.0"
     mkdir -p "$GUEST_ROOT/opt/vpoll/lib"
     cp -L "$stage/opt/vpoll/lib/libvpoll.so.0" "$GUEST_ROOT/opt/vpoll/lib/"
+    GUEST_OVERLAY=$GUEST_ROOT
 }
 
 # guest_shared_libs FILE...: copy the shared libraries (and the loader) that
 # programs or libraries need into $GUEST_ROOT, at the paths the loader looks
-# for them; initramfs_build lays $GUEST_ROOT over the guest's root.
+# for them; initramfs_build lays $GUEST_OVERLAY (set to it by guest_programs)
+# over the guest's root.
 GUEST_ROOT="$CACHE/guest-root"
+GUEST_OVERLAY=
 guest_shared_libs() {
     local lib
     for lib in $(ldd "$@" | grep -oE '=> /[^ ]+|^[[:space:]]+/[^ ]+' | grep -oE '/[^ ]+' | sort -u); do
@@ -102,25 +133,25 @@ initramfs_build() {
             "file /init $QEMU_DIR/guest/init 0755 0 0" \
             "file /lib/modules/vpoll.ko $KO 0644 0 0"
         [ -z "$job" ] || echo "file /job/run $job 0755 0 0"
-        if [ -d "$GUEST_ROOT" ]; then
+        if [ -n "$GUEST_OVERLAY" ]; then
             # Directories the fixed list above does not make yet, then files.
-            (cd "$GUEST_ROOT" && find . -mindepth 1 -type d | sed 's|^\.||' | sort) |
-                grep -vxE '/(bin|lib|lib/modules|job|tmp|root|dev|proc|sys)' |
+            (cd "$GUEST_OVERLAY" && find . -mindepth 1 -type d | sed 's|^\.||' | sort) |
+                { grep -vxE '/(bin|lib|lib/modules|job|tmp|root|dev|proc|sys)' || true; } |
                 sed 's|.*|dir & 0755 0 0|'
-            (cd "$GUEST_ROOT" && find . -type f | sed 's|^\.||' | sort) |
-                sed "s|.*|file & $GUEST_ROOT& 0755 0 0|"
+            (cd "$GUEST_OVERLAY" && find . -type f | sed 's|^\.||' | sort) |
+                sed "s|.*|file & $GUEST_OVERLAY& 0755 0 0|"
         fi
         for f in "$@"; do
             [ -e "$f" ] || die "no such file to copy into the guest: $f" "check the path"
             echo "file /job/$(basename "$f") $(realpath "$f") 0755 0 0"
         done
     } >"$list"
-    "$KBUILD/usr/gen_init_cpio" "$list" | gzip -1 >"$out" ||
+    "$GEN_INIT_CPIO" "$list" | gzip -1 >"$out" ||
         die "gen_init_cpio failed" "check $list"
 }
 
-# vm_boot INITRD CONSOLE_LOG TIMEOUT [interactive]: boot the test kernel;
-# the console goes to the terminal and to CONSOLE_LOG.
+# vm_boot INITRD CONSOLE_LOG TIMEOUT [interactive]: boot $BZIMAGE (the kernel
+# kernel_select chose); the console goes to the terminal and to CONSOLE_LOG.
 vm_boot() {
     local initrd=$1 logf=$2 limit=$3 mode=${4:-batch}
     # BOOT_CPUS overrides the vCPU count; BOOT_ICOUNT (e.g. shift=0) makes
@@ -135,7 +166,7 @@ vm_boot() {
         "${qemu[@]}" -nographic | tee "$logf"
         return
     fi
-    log "booting the test kernel ($cpus vCPUs, TCG${BOOT_ICOUNT:+, -icount $BOOT_ICOUNT}; watchdog ${limit}s; console log: $logf)"
+    log "booting $KERNEL_NAME ($cpus vCPUs, TCG${BOOT_ICOUNT:+, -icount $BOOT_ICOUNT}; watchdog ${limit}s; console log: $logf)"
     local rc=0
     timeout --kill-after=10 "$limit" "${qemu[@]}" -display none -monitor none -serial stdio \
         </dev/null 2>"$logf.qemu" | tee "$logf" || rc=$?

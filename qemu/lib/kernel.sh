@@ -2,10 +2,25 @@
 # Configures and builds the test kernel into a cache dir keyed by everything
 # that changes the result; a second run with the same inputs reuses it.
 
-# The make variables every kernel and module build shares.
-kmake_vars() {
-    printf '%s\n' ARCH=x86_64 LLVM="$LLVM_SUFFIX" RUSTC="$RUSTC_KERNEL" \
-        HOSTRUSTC="$RUSTC_KERNEL" RUSTDOC=/usr/bin/rustdoc BINDGEN="$BINDGEN"
+# Bump when the build steps below change what they produce.
+KERNEL_RECIPE=2
+
+# kernel_make_vars FLAVOUR: the make variables that build FLAVOUR, and every
+# module for it. The plain test kernel is built like Debian's kernels (gcc and
+# rustc); the debug kernel with LLVM, because Rust with KASAN needs clang.
+kernel_make_vars() {
+    printf '%s\n' ARCH=x86_64 RUSTC="$RUSTC_KERNEL" HOSTRUSTC="$RUSTC_KERNEL" \
+        RUSTDOC=/usr/bin/rustdoc BINDGEN="$BINDGEN"
+    case $1 in
+        debug) printf '%s\n' LLVM="-$LLVM_VERSION" ;;
+        *) printf '%s\n' CC="$HOST_GCC" HOSTCC="$HOST_GCC" ;;
+    esac
+}
+
+# kbuild_make_vars: the make variables $KBUILD was built with (modules must
+# use the same compilers).
+kbuild_make_vars() {
+    cat "$KBUILD/.vpoll-make-vars"
 }
 
 # kernel_patched_source: the source with qemu/patches/*.patch applied, as a
@@ -42,10 +57,18 @@ kernel_build() {
     done
     step "kernel ($flavour)"
     kernel_patched_source
+    local -a vars
+    mapfile -t vars < <(kernel_make_vars "$flavour")
+    local compiler
+    case $flavour in
+        debug) compiler=$(clang-"$LLVM_VERSION" --version | head -n1) ;;
+        *) compiler=$("$HOST_GCC" --version | head -n1) ;;
+    esac
+    # The key is every input of the build (not this script: its messages may
+    # change without a rebuild); KERNEL_RECIPE counts changes to how we build.
     local key
-    key=$(hash_of "$CACHE/src/linux-source-$KERNEL_SERIES.version" "${fragments[@]}" \
-        "$QEMU_DIR/lib/kernel.sh" $(ls "$QEMU_DIR"/patches/*.patch 2>/dev/null) \
-        "$($RUSTC_KERNEL --version)" "$(clang$LLVM_SUFFIX --version | head -n1)" \
+    key=$(hash_of "$KERNEL_RECIPE" "$CACHE/src/linux-source-$KERNEL_SERIES.version" "${fragments[@]}" \
+        "$QEMU_DIR"/patches/*.patch "${vars[*]}" "$compiler" "$($RUSTC_KERNEL --version)" \
         "$($BINDGEN --version)")
     KBUILD="$CACHE/kernel/$flavour-$KVERSION-$key"
     BZIMAGE="$KBUILD/arch/x86/boot/bzImage"
@@ -53,8 +76,6 @@ kernel_build() {
         log "reusing $KBUILD"
         return
     fi
-    local -a vars
-    mapfile -t vars < <(kmake_vars)
     rm -rf "$KBUILD"
     mkdir -p "$KBUILD"
     local logf="$CACHE/logs/kernel-$flavour.log"
@@ -66,8 +87,9 @@ kernel_build() {
     for fragment in "${fragments[@]}"; do
         config_check "$fragment" "$KBUILD/.config"
     done
-    log "building bzImage and modules with $JOBS jobs (about 8 minutes on 2 cores; log: $logf)"
+    log "building bzImage and modules with $JOBS jobs (log: $logf)"
     build_with_progress "$logf" make -C "$KSRC_PATCHED" O="$KBUILD" "${vars[@]}" -j"$JOBS" bzImage modules
+    printf '%s\n' "${vars[@]}" >"$KBUILD/.vpoll-make-vars"
     touch "$KBUILD/.vpoll-built"
     log "bzImage $(stat -c %s "$BZIMAGE") bytes"
     # Builds of this flavour with other inputs are stale now; each is ~0.5 GB.
@@ -95,17 +117,18 @@ config_check() {
 build_with_progress() {
     local logf=$1
     shift
-    # The previous build's object count, to say how far this one is.
+    # The previous build's object count says how far this one is; the first
+    # guess is what the flavours counted here (test 1,450; debug 1,600).
     local total_file="$CACHE/kernel/.objects-$(basename "$logf" .log)"
     local total
-    total=$(cat "$total_file" 2>/dev/null || echo 1600) # the test config, as a first guess
+    total=$(cat "$total_file" 2>/dev/null || echo 1600)
     "$@" >"$logf" 2>&1 &
     local pid=$! n=0
     while kill -0 "$pid" 2>/dev/null; do
         sleep 3
         n=$((n + 3))
         if [ $((n % 30)) -eq 0 ]; then
-            log "  ... $(count_objects "$logf") of about $total objects; now: $(grep -E '^ +[A-Z]' "$logf" | tail -n1 | tr -s ' ')"
+            log "  ... $(count_objects "$logf") of about $total objects; now: $(grep -E '^ +[A-Z]' "$logf" | tail -n1 | tr -s ' ' || true)"
         fi
     done
     if ! wait "$pid"; then
@@ -116,5 +139,5 @@ build_with_progress() {
 }
 
 count_objects() {
-    grep -cE '^ +(CC|RUSTC|AS|LD|AR)' "$1"
+    grep -cE '^ +(CC|RUSTC|AS|LD|AR)' "$1" || true
 }

@@ -12,7 +12,7 @@ module_build() {
             "rebuild the kernel (rm -rf $KBUILD) or set RUSTC to the kernel's compiler"
     local out="$CACHE/module/$(basename "$KBUILD")"
     local -a vars
-    mapfile -t vars < <(kmake_vars)
+    mapfile -t vars < <(kbuild_make_vars)
     mkdir -p "$out"
     log "building vpoll.ko (kmod/) against $(basename "$KBUILD")"
     run_logged "$CACHE/logs/module.log" make -C "$KBUILD" M="$REPO" MO="$out" "${vars[@]}" modules

@@ -1,8 +1,7 @@
 # SPDX-License-Identifier: MIT OR Apache-2.0
-# Fetches Debian's linux-source-7.2 from trixie-backports without touching the
-# machine's apt sources: a one-off apt configuration of our own under the cache.
-
-KERNEL_SERIES=7.2
+# Fetches Debian's linux-source-$KERNEL_SERIES from $DEBIAN_KERNEL_SUITE without
+# touching the machine's apt sources: a one-off apt configuration of our own
+# under the cache.
 
 # apt_oneoff SUITE ARGS...: apt-get against one Debian suite only, with its own
 # sources list, lists and cache dirs.
@@ -27,7 +26,7 @@ apt_fetch_deb() {
     run_logged "$CACHE/logs/apt-$suite-update.log" apt_oneoff "$suite" update
     (cd "$out" && run_logged "$CACHE/logs/apt-$suite-$pkg.log" apt_oneoff "$suite" download "$pkg")
     local deb
-    deb=$(ls -t "$out/${pkg}"_*.deb 2>/dev/null | head -n1)
+    deb=$(find "$out" -maxdepth 1 -name "${pkg}_*.deb" -printf '%T@ %p\n' | sort -n | tail -n1 | cut -d' ' -f2-)
     [ -n "$deb" ] || die "no .deb for $pkg from $suite" "see $CACHE/logs/apt-$suite-$pkg.log"
     printf '%s\n' "$deb"
 }
@@ -37,9 +36,9 @@ kernel_source() {
     step "kernel source"
     local stamp="$CACHE/src/linux-source-$KERNEL_SERIES.version"
     if [ ! -f "$stamp" ] || [ ! -f "$CACHE/src/linux-source-$KERNEL_SERIES/Makefile" ]; then
-        log "fetching linux-source-$KERNEL_SERIES from trixie-backports (about 160 MB)"
+        log "fetching linux-source-$KERNEL_SERIES from $DEBIAN_KERNEL_SUITE (about 160 MB)"
         local deb
-        deb=$(apt_fetch_deb trixie-backports "linux-source-$KERNEL_SERIES")
+        deb=$(apt_fetch_deb "$DEBIAN_KERNEL_SUITE" "linux-source-$KERNEL_SERIES")
         rm -rf "$CACHE/src/unpack" "$CACHE/src/linux-source-$KERNEL_SERIES"
         mkdir -p "$CACHE/src/unpack"
         log "unpacking $(basename "$deb")"
@@ -53,4 +52,15 @@ kernel_source() {
     KSRC="$CACHE/src/linux-source-$KERNEL_SERIES"
     KVERSION=$(make -s -C "$KSRC" kernelversion)
     log "kernel source $KVERSION (Debian $(cat "$stamp")) at $KSRC"
+}
+
+# gen_init_cpio: the kernel's own initramfs writer (no root needed for device
+# nodes), built from the source on its own, so that booting Debian's image
+# needs no kernel build; sets GEN_INIT_CPIO.
+gen_init_cpio() {
+    GEN_INIT_CPIO="$CACHE/tools/gen_init_cpio-$KVERSION"
+    [ -x "$GEN_INIT_CPIO" ] && return
+    mkdir -p "$CACHE/tools"
+    run_logged "$CACHE/logs/gen_init_cpio.log" gcc -O2 -o "$GEN_INIT_CPIO.tmp" "$KSRC/usr/gen_init_cpio.c"
+    mv "$GEN_INIT_CPIO.tmp" "$GEN_INIT_CPIO"
 }

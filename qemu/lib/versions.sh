@@ -1,0 +1,22 @@
+# SPDX-License-Identifier: MIT OR Apache-2.0
+# Every version the harness pins, in one place; the other scripts read these.
+
+# The kernel series we build and test: Debian's linux-source-$KERNEL_SERIES and
+# its linux-binary-$KERNEL_SERIES.*-amd64 image, both from $DEBIAN_KERNEL_SUITE.
+KERNEL_SERIES=7.2
+DEBIAN_KERNEL_SUITE=trixie-backports
+# The release that built those kernels: the chroot with its rustc and gcc, in
+# which vpoll.ko for Debian's own kernel is built (kmod/build-for-debian).
+DEBIAN_RELEASE=trixie
+# The C vpoll module (the benchmark's peer) comes from this suite's vpoll-dkms.
+VPOLL_C_SUITE=trixie
+
+# This machine's compilers for the custom kernels. The plain test kernel is
+# built like Debian's (gcc and rustc); the debug kernel with LLVM, because Rust
+# with KASAN needs clang.
+HOST_GCC=gcc-12
+LLVM_VERSION=19
+# /usr/bin/rustc from bookworm's rustc-web, matched with its core source
+# (rust-web-src); never rustup's proxy that comes first in PATH.
+RUSTC_KERNEL=/usr/bin/rustc
+BINDGEN_VERSION=0.72.1

@@ -53,7 +53,10 @@ fn a_failing_command_names_step_file_line_and_command() {
     assert_ne!(status, 0);
     assert!(err.contains("step \"unpack\" failed"), "{err}");
     let line = line_of(&[], script, "false_here() {");
-    assert!(err.contains(&format!(".sh:{line}: `false` exited with status 1")), "{err}");
+    assert!(
+        err.contains(&format!(".sh:{line}: `false` exited with status 1")),
+        "{err}"
+    );
     assert!(!err.contains("unreachable"));
 }
 
@@ -70,14 +73,15 @@ fn an_unmatched_glob_in_an_assignment_is_named() {
 
 #[test]
 fn die_in_a_command_substitution_is_said_once_with_where() {
-    let script = "step \"fetch\"\nf() { die \"no .deb\" \"look at the log\"; }\ny=$(f)\necho never\n";
+    let script =
+        "step \"fetch\"\nf() { die \"no .deb\" \"look at the log\"; }\ny=$(f)\necho never\n";
     let (status, err) = harness(&[], script);
     assert_eq!(status, 1);
     assert_eq!(err.matches("failed").count(), 1, "{err}");
     assert!(err.contains("step \"fetch\" failed: no .deb"), "{err}");
     assert!(err.contains("vpoll: try: look at the log"), "{err}");
     let line = line_of(&[], script, "y=$(f)");
-    assert!(err.contains(&format!("(from "), ), "{err}");
+    assert!(err.contains("(from "), "{err}");
     assert!(err.contains(&format!(".sh:{line}: y=$(f))")), "{err}");
 }
 
@@ -86,9 +90,15 @@ fn a_failed_background_job_fails_the_step_that_awaits_it() {
     let script = "step \"prefetch\"\njob() { echo working; false; }\nbackground fetch job\nstep \"kernel\"\nawait fetch\necho never\n";
     let (status, err) = harness(&[], script);
     assert_eq!(status, 1, "{err}");
-    assert!(err.contains("step \"kernel\" failed: the background job 'fetch' failed"), "{err}");
+    assert!(
+        err.contains("step \"kernel\" failed: the background job 'fetch' failed"),
+        "{err}"
+    );
     // Its own log's tail is shown, naming where it failed.
-    assert!(err.contains("step \"fetch (in the background)\" failed"), "{err}");
+    assert!(
+        err.contains("step \"fetch (in the background)\" failed"),
+        "{err}"
+    );
     assert!(err.contains("`false` exited with status 1"), "{err}");
 }
 
@@ -103,5 +113,8 @@ fn a_cold_cache_finds_debians_kernel_in_the_archive() {
                   echo \"found $DEB_ABI in ${DEB_DIR#$CACHE/}\" >&2\n";
     let (status, err) = harness(&["source.sh", "debian.sh"], script);
     assert_eq!(status, 0, "{err}");
-    assert!(err.contains("found 7.2.12+deb13-amd64 in debian/7.2.12+deb13-amd64"), "{err}");
+    assert!(
+        err.contains("found 7.2.12+deb13-amd64 in debian/7.2.12+deb13-amd64"),
+        "{err}"
+    );
 }

@@ -148,7 +148,10 @@ fn malformed_arguments_are_usage_errors() {
     let guest = write_log("usage-guest", GOOD);
     assert_eq!(verdict_args(&["test"]).0, 2);
     assert_eq!(verdict_args(&["test", &guest, "--host-status", "0"]).0, 2);
-    assert_eq!(verdict_args(&["test", &guest, "--host", &guest, "--host-status", "x"]).0, 2);
+    assert_eq!(
+        verdict_args(&["test", &guest, "--host", &guest, "--host-status", "x"]).0,
+        2
+    );
     assert_eq!(verdict_args(&["test", &guest, "--bogus"]).0, 2);
 }
 

@@ -17,9 +17,10 @@ type Step = (&'static str, fn(&Vpoll) -> vpoll::Result<Events>);
 
 const STEPS: &[Step] = &[
     ("ioctl(VPOLL_IO_ADDEVENTS, IN)", |v| v.add(Events::IN)),
-    ("ioctl(VPOLL_IO_ADDEVENTS, OUT)   (not awaited: no wakeup)", |v| {
-        v.add(Events::OUT)
-    }),
+    (
+        "ioctl(VPOLL_IO_ADDEVENTS, OUT)   (not awaited: no wakeup)",
+        |v| v.add(Events::OUT),
+    ),
     ("ioctl(VPOLL_IO_ADDEVENTS, PRI)", |v| v.add(Events::PRI)),
     ("write(EFD_VPOLL_DELEVENTS | IN)  (DEL never wakes)", |v| {
         let command = EFD_VPOLL_DELEVENTS | u64::from(Events::IN.bits());
@@ -48,16 +49,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
     let interest = EpollFlags::from(Events::IN | Events::PRI | Events::RDHUP) | EpollFlags::EPOLLET;
     epoll.add(vp.as_fd(), EpollEvent::new(interest, 0))?;
-    println!("{} waiter thread: epoll_wait, edge-triggered, for IN|PRI|RDHUP", stamp());
+    println!(
+        "{} waiter thread: epoll_wait, edge-triggered, for IN|PRI|RDHUP",
+        stamp()
+    );
 
-    let want = [Events::IN, Events::IN | Events::PRI, Events::RDHUP | Events::HUP];
+    let want = [
+        Events::IN,
+        Events::IN | Events::PRI,
+        Events::RDHUP | Events::HUP,
+    ];
     let (tx, rx) = mpsc::channel();
     std::thread::scope(|s| -> Result<(), vpoll::Error> {
         s.spawn(|| {
             for _ in 0..want.len() {
                 let mut ev = [EpollEvent::empty()];
                 let n = epoll.wait(&mut ev, 10_000u16).expect("epoll_wait");
-                let got = if n == 1 { Events::from(ev[0].events()) } else { Events::empty() };
+                let got = if n == 1 {
+                    Events::from(ev[0].events())
+                } else {
+                    Events::empty()
+                };
                 println!("{} waiter thread: woke with {got}", stamp());
                 tx.send(got).expect("the main thread waits for this");
             }
@@ -72,8 +84,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut fds = [PollFd::new(vp.as_fd(), PollFlags::POLLIN)];
     let n = poll(&mut fds, PollTimeout::ZERO)?;
-    let revents = fds[0].revents().map(Events::from).unwrap_or_else(Events::empty);
-    println!("{} poll(fd, POLLIN, 0) -> {n}, revents {revents} (HUP is always reported)", stamp());
+    let revents = fds[0]
+        .revents()
+        .map(Events::from)
+        .unwrap_or_else(Events::empty);
+    println!(
+        "{} poll(fd, POLLIN, 0) -> {n}, revents {revents} (HUP is always reported)",
+        stamp()
+    );
     let fdinfo = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}"))?;
     let line = fdinfo
         .lines()
@@ -82,7 +100,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("{} /proc/self/fdinfo/{fd}: {line}", stamp());
 
     if woke == want {
-        println!("vpoll demo: all {} wakeups arrived exactly as injected", want.len());
+        println!(
+            "vpoll demo: all {} wakeups arrived exactly as injected",
+            want.len()
+        );
         Ok(())
     } else {
         let got: Vec<_> = woke.iter().map(ToString::to_string).collect();

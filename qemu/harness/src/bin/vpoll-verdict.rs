@@ -94,8 +94,8 @@ fn parse_test_args<'a>(mut args: &[&'a str]) -> Option<TestArgs<'a>> {
             }
         };
     }
-    let complete = !parsed.guests.is_empty()
-        && (parsed.host.is_some() || parsed.host_status.is_none());
+    let complete =
+        !parsed.guests.is_empty() && (parsed.host.is_some() || parsed.host_status.is_none());
     complete.then_some(parsed)
 }
 

@@ -44,6 +44,9 @@ pub const EFD_VPOLL_MODEVENTS: u64 = 3 << 32;
 
 /// The `/proc/<pid>/fdinfo/<fd>` key under which `/dev/vpoll` shows its mask.
 pub const FDINFO_KEY: &str = "vpoll-events:";
+/// The fdinfo key under which the patched eventfd says whether it is a vpoll
+/// fd (`1`) or a counter (`0`); its mask is `eventfd-count`.
+pub const FDINFO_EVENTFD_VPOLL: &str = "eventfd-vpoll:";
 
 /// Event bits, as in `<poll.h>` and `<sys/epoll.h>`; [`Events`](crate::Events) names the same.
 pub mod events {

@@ -4,6 +4,7 @@
 
 use crate::{Error, Events, Result};
 use std::fmt;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::str::FromStr;
 use std::sync::OnceLock;
 
@@ -42,7 +43,8 @@ impl Backend {
     /// ```
     pub const ALL: [Backend; 3] = [Backend::Device, Backend::EventFd, Backend::Emulation];
 
-    /// The events this backend can make an fd report.
+    /// The events this backend can make an fd report on this system (the
+    /// emulation's `PRI` needs AF_UNIX `MSG_OOB`, Linux ≥ 5.15).
     ///
     /// ```
     /// use vpoll::{Backend, Events};
@@ -52,8 +54,38 @@ impl Backend {
     pub fn deliverable(self) -> Events {
         match self {
             Backend::Device | Backend::EventFd => Events::ALL,
-            Backend::Emulation => crate::emulation::DELIVERABLE,
+            Backend::Emulation => crate::emulation::deliverable(),
         }
+    }
+
+    /// Which kernel backend `fd` is a vpoll fd of, told by its fdinfo: a
+    /// `/dev/vpoll` fd shows [`FDINFO_KEY`](crate::abi::FDINFO_KEY), an
+    /// `EFD_VPOLL` eventfd `eventfd-vpoll: 1`. `None` for anything else,
+    /// emulated vpoll fds included (they are plain sockets).
+    ///
+    /// ```
+    /// use std::os::fd::AsFd;
+    /// use vpoll::{Backend, Vpoll};
+    /// let vp = Vpoll::new()?;
+    /// let kernel = Backend::of_fd(vp.as_fd());
+    /// assert_eq!(kernel.is_some(), vp.backend() != Backend::Emulation);
+    /// # Ok::<(), vpoll::Error>(())
+    /// ```
+    pub fn of_fd(fd: BorrowedFd<'_>) -> Option<Backend> {
+        let fdinfo =
+            std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).ok()?;
+        fdinfo.lines().find_map(|line| {
+            if line.starts_with(crate::abi::FDINFO_KEY) {
+                Some(Backend::Device)
+            } else if line
+                .split_whitespace()
+                .eq([crate::abi::FDINFO_EVENTFD_VPOLL, "1"])
+            {
+                Some(Backend::EventFd)
+            } else {
+                None
+            }
+        })
     }
 
     /// The backend `VPOLL_BACKEND` forces, if it is set.

@@ -3,7 +3,8 @@
 //! The device backend: `/dev/vpoll` from the vpoll kernel module.
 
 use crate::abi::{VPOLL_IO_ADDEVENTS, VPOLL_IO_DELEVENTS, VPOLL_IO_SETEVENTS};
-use crate::{sys, Backend, Error, Events, Op, Result};
+use crate::op::Op;
+use crate::{sys, Backend, Error, Events, Result};
 use std::fs::OpenOptions;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
@@ -45,40 +46,12 @@ impl Device {
     /// Applies `op` atomically in the kernel; returns the resulting mask.
     #[inline]
     pub(crate) fn apply(&self, op: Op, events: Events) -> Result<Events> {
-        let cmd = match op {
-            Op::Add => VPOLL_IO_ADDEVENTS,
-            Op::Del => VPOLL_IO_DELEVENTS,
-            Op::Set => VPOLL_IO_SETEVENTS,
-        };
-        sys::ioctl_int(self.fd.as_fd(), cmd, events.bits())
-            // The driver answers with the mask itself, already within EPOLLALLMASK.
-            .map(Events::from_bits_retain)
-            .map_err(|source| Error::Io {
-                backend: BACKEND,
-                // Named only on failure: this is the fast path.
-                operation: match op {
-                    Op::Add => "ioctl(VPOLL_IO_ADDEVENTS)",
-                    Op::Del => "ioctl(VPOLL_IO_DELEVENTS)",
-                    Op::Set => "ioctl(VPOLL_IO_SETEVENTS)",
-                },
-                source,
-            })
+        apply(self.fd.as_fd(), op, events)
     }
 
-    /// The pending mask: an 8-byte `read`, or for the C module (which has no
-    /// `read`) a DEL of nothing, which changes nothing and returns the mask.
+    /// The pending mask (see [`events`]).
     pub(crate) fn events(&self) -> Result<Events> {
-        match sys::read_u64(self.fd.as_fd()) {
-            Ok(mask) => Ok(Events::from_mask(mask as u32)),
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-                self.apply(Op::Del, Events::empty())
-            }
-            Err(source) => Err(Error::Io {
-                backend: BACKEND,
-                operation: "read(/dev/vpoll)",
-                source,
-            }),
-        }
+        events(self.fd.as_fd())
     }
 
     pub(crate) fn fd(&self) -> BorrowedFd<'_> {
@@ -92,5 +65,46 @@ impl Device {
 
     pub(crate) fn into_fd(self) -> OwnedFd {
         self.fd
+    }
+}
+
+/// Applies `op` to the `/dev/vpoll` fd `fd` (ours or the C module's)
+/// atomically in the kernel; returns the resulting mask. Any other file
+/// refuses the ioctls (`ENOTTY`, or `EINVAL` from some drivers): their magic
+/// `'^'` is registered to nobody else.
+#[inline]
+pub(crate) fn apply(fd: BorrowedFd<'_>, op: Op, events: Events) -> Result<Events> {
+    let cmd = match op {
+        Op::Add => VPOLL_IO_ADDEVENTS,
+        Op::Del => VPOLL_IO_DELEVENTS,
+        Op::Set => VPOLL_IO_SETEVENTS,
+    };
+    sys::ioctl_int(fd, cmd, events.bits())
+        // The driver answers with the mask itself, already within EPOLLALLMASK.
+        .map(Events::from_bits_retain)
+        .map_err(|source| Error::Io {
+            backend: BACKEND,
+            // Named only on failure: this is the fast path.
+            operation: match op {
+                Op::Add => "ioctl(VPOLL_IO_ADDEVENTS)",
+                Op::Del => "ioctl(VPOLL_IO_DELEVENTS)",
+                Op::Set => "ioctl(VPOLL_IO_SETEVENTS)",
+            },
+            source,
+        })
+}
+
+/// The pending mask of `/dev/vpoll` fd `fd`: an 8-byte `read`, or for the C
+/// module (which has no `read`) a DEL of nothing, which changes nothing and
+/// returns the mask.
+pub(crate) fn events(fd: BorrowedFd<'_>) -> Result<Events> {
+    match sys::read_u64(fd) {
+        Ok(mask) => Ok(Events::from_mask(mask as u32)),
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => apply(fd, Op::Del, Events::empty()),
+        Err(source) => Err(Error::Io {
+            backend: BACKEND,
+            operation: "read(/dev/vpoll)",
+            source,
+        }),
     }
 }

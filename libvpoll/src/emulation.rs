@@ -22,7 +22,8 @@
 //! itself consumes the bytes that make `IN` and `PRI`; the next change notices
 //! and starts again from what the socket shows.
 
-use crate::{Backend, Error, Events, Op, Result};
+use crate::op::Op;
+use crate::{Backend, Error, Events, Result};
 use nix::errno::Errno;
 use nix::sys::socket::{
     recv, send, setsockopt, shutdown, socketpair, sockopt, AddressFamily, MsgFlags, Shutdown,
@@ -36,6 +37,19 @@ const BACKEND: Backend = Backend::Emulation;
 
 const READABLE: Events = Events::IN.union(Events::RDNORM);
 const WRITABLE: Events = Events::OUT.union(Events::WRNORM).union(Events::WRBAND);
+const HANGUPS: Events = Events::RDHUP.union(Events::HUP);
+
+/// The sides of the socket pair that `events` lie on, each whole: the
+/// readable side (`IN`, `RDNORM`, `PRI`), the writable side, the hang-ups.
+fn sides(events: Events) -> Events {
+    let mut sides = Events::empty();
+    for side in [READABLE | Events::PRI, WRITABLE, HANGUPS] {
+        if events.intersects(side) {
+            sides |= side;
+        }
+    }
+    sides
+}
 
 /// The events a socket pair can show, `PRI` only where the kernel has AF_UNIX `MSG_OOB`.
 pub(crate) fn deliverable() -> Events {
@@ -46,13 +60,6 @@ pub(crate) fn deliverable() -> Events {
         base
     }
 }
-
-/// Compile-time upper bound of [`deliverable`], for documentation.
-pub(crate) const DELIVERABLE: Events = READABLE
-    .union(WRITABLE)
-    .union(Events::PRI)
-    .union(Events::RDHUP)
-    .union(Events::HUP);
 
 /// Whether AF_UNIX stream sockets take `MSG_OOB` here (`CONFIG_AF_UNIX_OOB`).
 fn oob_supported() -> bool {
@@ -139,19 +146,22 @@ impl Emulation {
         // writing the fd, another process sharing it after fork), the change
         // misses its target, and is planned again from what the socket shows.
         let now = state.shown;
-        let (mut target, want) = plan(op, events, state.requested, now)?;
-        let mut shown = self.realize(&state.ctl, now, want)?;
+        let (mut target, mut want) = plan(op, events, state.requested, now)?;
+        let (mut shown, mut acted) = self.realize(&state.ctl, now, want)?;
         if shown != want {
             // Events the change does not name show what the socket shows; the
             // named ones must be done, or the change starts again from there.
             // (Forcing the rest back would undo a change made concurrently by
-            // another process sharing the socket.)
-            if !done(op, events, shown) {
-                let want;
+            // another process sharing the socket.) A named event on a side
+            // this change did move, and that shows otherwise now, was moved
+            // again by someone else since (a process sharing the socket read
+            // the byte we sent): that is their change, not a miss, and doing
+            // ours again would raise a second edge.
+            if !acted.contains(sides(missing(op, events, shown))) {
                 (target, want) = plan(op, events, reconcile(state.requested, shown), shown)?;
-                shown = self.realize(&state.ctl, shown, want)?;
+                (shown, acted) = self.realize(&state.ctl, shown, want)?;
             }
-            if !done(op, events, shown) {
+            if !acted.contains(sides(missing(op, events, shown))) {
                 let msg = format!("the socket shows {shown} after {op:?} {events}");
                 return Err(Error::Io {
                     backend: BACKEND,
@@ -167,13 +177,15 @@ impl Emulation {
     }
 
     /// Moves the sockets from showing `now` to showing `want`; returns what
-    /// the app end shows then.
-    fn realize(&self, ctl: &OwnedFd, now: Events, want: Events) -> Result<Events> {
+    /// the app end shows then, and the [`sides`] it moved.
+    fn realize(&self, ctl: &OwnedFd, now: Events, want: Events) -> Result<(Events, Events)> {
         let shut = now.intersects(Events::RDHUP | Events::HUP);
+        let mut acted = Events::empty();
         // Readable side. A plain read with urgent data pending drops that byte,
         // so the side is rebuilt: take the OOB byte, drain, then send afresh.
         let readable = |e: Events| e & (READABLE | Events::PRI);
-        if readable(now) != readable(want) && !(shut && readable(want) == READABLE) {
+        if readable(now) != readable(want) {
+            acted |= READABLE | Events::PRI;
             if shut && want.contains(Events::PRI) {
                 return Err(Error::Unsupported {
                     backend: BACKEND,
@@ -187,15 +199,22 @@ impl Emulation {
                     MsgFlags::MSG_OOB | MsgFlags::MSG_DONTWAIT,
                 );
             }
-            drain(&self.app).map_err(io_error("recv(app)"))?;
-            // One send, so pollers never see half of it: an OOB byte alone shows IN too.
-            if want.contains(Events::PRI) {
-                send_byte(ctl, MsgFlags::MSG_OOB).map_err(io_error("send(ctl, MSG_OOB)"))?;
-            } else if want.contains(Events::IN) && !want.contains(Events::RDHUP) {
-                send_byte(ctl, MsgFlags::empty()).map_err(io_error("send(ctl)"))?;
+            // After a hang-up the end is readable (end of file) whatever is
+            // queued, and ctl can send nothing: only urgent data could go.
+            if !shut {
+                drain(&self.app).map_err(io_error("recv(app)"))?;
+                // One send, so pollers never see half of it: an OOB byte alone shows IN too.
+                if want.contains(Events::PRI) {
+                    send_byte(ctl, MsgFlags::MSG_OOB).map_err(io_error("send(ctl, MSG_OOB)"))?;
+                } else if want.contains(Events::IN) && !want.contains(Events::RDHUP) {
+                    send_byte(ctl, MsgFlags::empty()).map_err(io_error("send(ctl)"))?;
+                }
             }
         }
         // Writable side: drain ctl to open app's send path, fill it to close it.
+        if now.contains(Events::OUT) != want.contains(Events::OUT) {
+            acted |= WRITABLE;
+        }
         match (now.contains(Events::OUT), want.contains(Events::OUT)) {
             (false, true) => drain(ctl).map_err(io_error("recv(ctl)"))?,
             (true, false) if now.contains(Events::HUP) => {
@@ -208,6 +227,9 @@ impl Emulation {
             _ => {}
         }
         // Hang-ups last: after them, ctl can send nothing more.
+        if (want - now).intersects(HANGUPS) {
+            acted |= HANGUPS;
+        }
         if want.contains(Events::HUP) && !now.contains(Events::HUP) {
             shutdown(ctl.as_raw_fd(), Shutdown::Both)
                 .map_err(io_error("shutdown(ctl, SHUT_RDWR)"))?;
@@ -215,7 +237,7 @@ impl Emulation {
             shutdown(ctl.as_raw_fd(), Shutdown::Write)
                 .map_err(io_error("shutdown(ctl, SHUT_WR)"))?;
         }
-        Ok(show(&self.app))
+        Ok((show(&self.app), acted))
     }
 
     /// What the kernel reports for the app end now.
@@ -247,7 +269,8 @@ fn plan(op: Op, events: Events, asked: Events, now: Events) -> Result<(Events, E
     let (target, cleared) = match op {
         Op::Add => (asked | events, Events::empty()),
         Op::Del => (asked - group(events), group(events)),
-        Op::Set => (events, Events::ALL - group(events)),
+        // Exactly these, with what they imply: SET HUP is HUP|RDHUP|IN|RDNORM.
+        Op::Set => (events, Events::ALL - closure(events)),
     };
     let unsupported = target - deliverable();
     if !unsupported.is_empty() {
@@ -278,12 +301,13 @@ fn plan(op: Op, events: Events, asked: Events, now: Events) -> Result<(Events, E
     Ok((target, want))
 }
 
-/// Whether the socket, showing `shown`, has done what `op` with `events` names.
-fn done(op: Op, events: Events, shown: Events) -> bool {
+/// What `op` with `events` names that the socket, showing `shown`, does not
+/// show as asked (nothing once the change is done).
+fn missing(op: Op, events: Events, shown: Events) -> Events {
     match op {
-        Op::Add => shown.contains(closure(events)),
-        Op::Del => !shown.intersects(group(events)),
-        Op::Set => shown == closure(events),
+        Op::Add => closure(events) - shown,
+        Op::Del => group(events) & shown,
+        Op::Set => closure(events) ^ shown,
     }
 }
 

@@ -87,6 +87,13 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// The fd is no vpoll fd that this process can drive without the `Vpoll`
+    /// that made it (an emulated one is a plain socket); nothing was done.
+    #[error("the fd is not a vpoll fd this process can control (it is {what})")]
+    NotVpoll {
+        /// What it is instead, as `/proc/self/fd` names it.
+        what: String,
+    },
     /// `VPOLL_BACKEND` names no backend.
     #[error("VPOLL_BACKEND={value:?} names no backend; use device, eventfd or emulation")]
     BadBackendVar {
@@ -133,7 +140,7 @@ impl Error {
             Error::Unsupported { .. } | Error::Irreversible { .. } | Error::Inseparable { .. } => {
                 io::ErrorKind::Unsupported
             }
-            Error::BadBackendVar { .. } => io::ErrorKind::InvalidInput,
+            Error::BadBackendVar { .. } | Error::NotVpoll { .. } => io::ErrorKind::InvalidInput,
         }
     }
 

@@ -4,7 +4,8 @@
 //! eventfd patch (`qemu/patches/` in the vpoll repository).
 
 use crate::abi::{EFD_VPOLL, EFD_VPOLL_ADDEVENTS, EFD_VPOLL_DELEVENTS, EFD_VPOLL_MODEVENTS};
-use crate::{sys, Backend, Error, Events, Op, Result};
+use crate::op::Op;
+use crate::{sys, Backend, Error, Events, Result};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 const BACKEND: Backend = Backend::EventFd;
@@ -26,33 +27,14 @@ impl EventFd {
         Ok(EventFd { fd })
     }
 
-    /// Writes the command, then reads the mask back (two system calls:
-    /// another writer may change the mask in between).
+    /// Applies `op`; returns the mask (see [`apply`]).
     pub(crate) fn apply(&self, op: Op, events: Events) -> Result<Events> {
-        let (code, operation) = match op {
-            Op::Add => (EFD_VPOLL_ADDEVENTS, "write(EFD_VPOLL_ADDEVENTS)"),
-            Op::Del => (EFD_VPOLL_DELEVENTS, "write(EFD_VPOLL_DELEVENTS)"),
-            Op::Set => (EFD_VPOLL_MODEVENTS, "write(EFD_VPOLL_MODEVENTS)"),
-        };
-        sys::write_u64(self.fd.as_fd(), code | u64::from(events.bits())).map_err(|source| {
-            Error::Io {
-                backend: BACKEND,
-                operation,
-                source,
-            }
-        })?;
-        self.events()
+        apply(self.fd.as_fd(), op, events)
     }
 
-    /// The mask, by an 8-byte `read` (never blocks).
+    /// The mask (see [`events`]).
     pub(crate) fn events(&self) -> Result<Events> {
-        sys::read_u64(self.fd.as_fd())
-            .map(|mask| Events::from_mask(mask as u32))
-            .map_err(|source| Error::Io {
-                backend: BACKEND,
-                operation: "read(eventfd)",
-                source,
-            })
+        events(self.fd.as_fd())
     }
 
     pub(crate) fn fd(&self) -> BorrowedFd<'_> {
@@ -67,4 +49,33 @@ impl EventFd {
     pub(crate) fn into_fd(self) -> OwnedFd {
         self.fd
     }
+}
+
+/// Writes the command to `EFD_VPOLL` eventfd `fd`, then reads the mask back
+/// (two system calls: another writer may change the mask in between). Only
+/// for an fd known to be one: a plain eventfd would add the command to its
+/// counter.
+pub(crate) fn apply(fd: BorrowedFd<'_>, op: Op, ev: Events) -> Result<Events> {
+    let (code, operation) = match op {
+        Op::Add => (EFD_VPOLL_ADDEVENTS, "write(EFD_VPOLL_ADDEVENTS)"),
+        Op::Del => (EFD_VPOLL_DELEVENTS, "write(EFD_VPOLL_DELEVENTS)"),
+        Op::Set => (EFD_VPOLL_MODEVENTS, "write(EFD_VPOLL_MODEVENTS)"),
+    };
+    sys::write_u64(fd, code | u64::from(ev.bits())).map_err(|source| Error::Io {
+        backend: BACKEND,
+        operation,
+        source,
+    })?;
+    events(fd)
+}
+
+/// The mask of `EFD_VPOLL` eventfd `fd`, by an 8-byte `read` (never blocks).
+pub(crate) fn events(fd: BorrowedFd<'_>) -> Result<Events> {
+    sys::read_u64(fd)
+        .map(|mask| Events::from_mask(mask as u32))
+        .map_err(|source| Error::Io {
+            backend: BACKEND,
+            operation: "read(eventfd)",
+            source,
+        })
 }

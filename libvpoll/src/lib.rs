@@ -53,12 +53,12 @@ mod eventfd;
 mod events;
 #[cfg(feature = "mio")]
 mod mio_source;
+mod op;
 mod sys;
 mod vpoll;
 
 pub use backend::{Backend, BACKEND_VAR};
 pub use error::{Error, Result};
 pub use events::{Events, ParseEventsError};
-pub use vpoll::{Builder, NotVpoll, Vpoll};
-
-pub(crate) use vpoll::Op;
+pub use op::{Op, ParseOpError};
+pub use vpoll::{Applied, Builder, NotVpoll, Vpoll};

@@ -2,19 +2,11 @@
 
 //! [`Vpoll`]: one vpoll file descriptor, whatever the backend.
 
-use crate::device::Device;
+use crate::device::{self, Device};
 use crate::emulation::Emulation;
-use crate::eventfd::EventFd;
-use crate::{backend, Backend, Events, Result};
+use crate::eventfd::{self, EventFd};
+use crate::{backend, Backend, Error, Events, Op, Result};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
-
-/// How an operation changes the pending events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Op {
-    Add,
-    Del,
-    Set,
-}
 
 /// A file descriptor that reports the poll events you set.
 ///
@@ -233,14 +225,123 @@ impl Vpoll {
         }
     }
 
+    /// Applies `op` with `events`: [`add`](Vpoll::add), [`del`](Vpoll::del)
+    /// or [`set`](Vpoll::set), chosen at run time. All or nothing: if the
+    /// backend cannot do the whole change, it fails and nothing changes.
+    ///
+    /// ```
+    /// # use vpoll::{Events, Op, Vpoll};
+    /// let vp = Vpoll::new()?;
+    /// assert!(vp.apply(Op::Set, Events::OUT)?.contains(Events::OUT));
+    /// # Ok::<(), vpoll::Error>(())
+    /// ```
     #[inline]
-    fn apply(&self, op: Op, events: Events) -> Result<Events> {
+    pub fn apply(&self, op: Op, events: Events) -> Result<Events> {
         match &self.imp {
             Imp::Device(d) => d.apply(op, events),
             Imp::EventFd(e) => e.apply(op, events),
             Imp::Emulation(e) => e.apply(op, events),
         }
     }
+
+    /// Applies as much of `op` with `events` as the backend can show, the way
+    /// programs written for the C library expect: on the emulation an event
+    /// it cannot deliver (`ERR`, …) is left out, a hang-up it cannot clear
+    /// stays, and an event another one implies (`IN` with `PRI`) stays with
+    /// it; the rest is done. A hang-up asked for together with `ERR` is
+    /// therefore shown, never lost with it. [`Applied::dropped`] says what
+    /// was not done; on the device and the eventfd it is always empty.
+    ///
+    /// ```
+    /// use vpoll::{Backend, Events, Op, Vpoll};
+    /// let vp = Vpoll::builder().backend(Backend::Emulation).build()?;
+    /// // A connection ends: the stack says ERR|HUP; a socket pair shows the HUP.
+    /// let done = vp.apply_deliverable(Op::Set, Events::ERR | Events::HUP)?;
+    /// assert!(done.events.contains(Events::HUP));
+    /// assert_eq!(done.dropped, Events::ERR);
+    /// # Ok::<(), vpoll::Error>(())
+    /// ```
+    pub fn apply_deliverable(&self, op: Op, events: Events) -> Result<Applied> {
+        // The strict operation says exactly what stands in the way, before it
+        // changes anything; each answer narrows the request: events that
+        // cannot be shown leave it, events that cannot go join a SET (or
+        // leave a DEL). That ends within a few rounds.
+        let mut ask = events;
+        loop {
+            let err = match self.apply(op, ask) {
+                Ok(now) => {
+                    return Ok(Applied {
+                        events: now,
+                        dropped: events ^ ask,
+                    })
+                }
+                Err(err) => err,
+            };
+            let next = match (&err, op) {
+                (Error::Unsupported { events, .. }, _) => ask - *events,
+                (
+                    Error::Irreversible { events, .. } | Error::Inseparable { events, .. },
+                    Op::Del,
+                ) => ask - *events,
+                (
+                    Error::Irreversible { events, .. } | Error::Inseparable { events, .. },
+                    Op::Set,
+                ) => ask | *events,
+                _ => return Err(err),
+            };
+            if next == ask {
+                return Err(err);
+            }
+            ask = next;
+        }
+    }
+
+    /// Applies `op` to a vpoll fd that no `Vpoll` of this process owns: a
+    /// `/dev/vpoll` fd (ours or the C module's) or an `EFD_VPOLL` eventfd
+    /// that was inherited, passed over a socket or made by C code. The fd is
+    /// only borrowed. Anything else is [`Error::NotVpoll`], and untouched: a
+    /// device is proven by answering its ioctl (nothing else answers vpoll's
+    /// ioctl numbers), an eventfd by its fdinfo before anything is written.
+    ///
+    /// ```
+    /// use std::os::fd::AsFd;
+    /// use vpoll::{Error, Events, Op, Vpoll};
+    /// let null = std::fs::File::open("/dev/null")?;
+    /// let err = Vpoll::apply_to(null.as_fd(), Op::Add, Events::IN).unwrap_err();
+    /// assert!(matches!(err, Error::NotVpoll { .. }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply_to(fd: BorrowedFd<'_>, op: Op, events: Events) -> Result<Events> {
+        match device::apply(fd, op, events) {
+            Err(Error::Io { source, .. })
+                if matches!(source.raw_os_error(), Some(libc::ENOTTY | libc::EINVAL)) => {}
+            done => return done,
+        }
+        match Backend::of_fd(fd) {
+            Some(Backend::EventFd) => eventfd::apply(fd, op, events),
+            _ => Err(Error::NotVpoll {
+                what: describe_fd(fd),
+            }),
+        }
+    }
+}
+
+/// What a best-effort change did ([`Vpoll::apply_deliverable`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "dropped says what was not done"]
+pub struct Applied {
+    /// The events pending now.
+    pub events: Events,
+    /// What was asked but not done: events the backend cannot show (left
+    /// out), and events that were to be cleared but stay (a hang-up, or an
+    /// event that one which stays implies).
+    pub dropped: Events,
+}
+
+/// What `/proc/self/fd` says `fd` is (`socket:[…]`, `/dev/null`, …).
+fn describe_fd(fd: BorrowedFd<'_>) -> String {
+    std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+        .map_or_else(|e| format!("unknown: {e}"), |p| p.display().to_string())
 }
 
 impl AsFd for Vpoll {
@@ -302,23 +403,13 @@ impl TryFrom<OwnedFd> for Vpoll {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     fn try_from(fd: OwnedFd) -> std::result::Result<Vpoll, NotVpoll> {
-        let raw = fd.as_raw_fd();
-        let fdinfo =
-            std::fs::read_to_string(format!("/proc/self/fdinfo/{raw}")).unwrap_or_default();
-        let imp = if fdinfo
-            .lines()
-            .any(|l| l.starts_with(crate::abi::FDINFO_KEY))
-        {
-            Imp::Device(Device::from_fd(fd))
-        } else if fdinfo
-            .lines()
-            .any(|l| l.split_whitespace().eq(["eventfd-vpoll:", "1"]))
-        {
-            Imp::EventFd(EventFd::from_fd(fd))
-        } else {
-            let what = std::fs::read_link(format!("/proc/self/fd/{raw}"))
-                .map_or_else(|e| format!("unknown: {e}"), |p| p.display().to_string());
-            return Err(NotVpoll { fd, what });
+        let imp = match Backend::of_fd(fd.as_fd()) {
+            Some(Backend::Device) => Imp::Device(Device::from_fd(fd)),
+            Some(Backend::EventFd) => Imp::EventFd(EventFd::from_fd(fd)),
+            _ => {
+                let what = describe_fd(fd.as_fd());
+                return Err(NotVpoll { fd, what });
+            }
         };
         Ok(Vpoll { imp })
     }

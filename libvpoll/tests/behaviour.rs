@@ -8,7 +8,7 @@ mod common;
 use common::{backends, make, polled, shown};
 use std::os::fd::AsRawFd;
 use std::time::Duration;
-use vpoll::{Backend, Error, Events, Vpoll};
+use vpoll::{Applied, Backend, Error, Events, Op, Vpoll};
 
 const E_IN: Events = Events::IN;
 
@@ -149,11 +149,7 @@ fn emulation_refuses_what_a_socket_cannot_show_and_changes_nothing() {
             "nothing changed after refusing {ev}"
         );
     }
-    // PRI implies IN on a socket: asking for PRI without IN is refused.
-    assert!(
-        matches!(vp.set(Events::PRI), Err(Error::Inseparable { events, with, .. })
-        if events.contains(E_IN) && with == Events::PRI)
-    );
+    // PRI implies IN on a socket: clearing IN while PRI stays is refused.
     vp.add(Events::PRI).unwrap();
     assert!(matches!(vp.del(E_IN), Err(Error::Inseparable { .. })));
     assert_eq!(
@@ -436,4 +432,141 @@ fn emulation_shared_by_fork_changes_only_what_each_names() {
             );
         }
     }
+}
+
+#[test]
+fn set_of_an_event_alone_shows_it_with_what_it_implies() {
+    // On the emulation SET means these events and their companions: a hang-up
+    // is readable too (the README's first example is `sock.set(Events::HUP)`).
+    for b in backends() {
+        for ev in [
+            Events::HUP,
+            Events::RDHUP,
+            Events::PRI,
+            Events::HUP | Events::OUT,
+        ] {
+            if !b.deliverable().contains(ev) {
+                continue;
+            }
+            let vp = make(b, E_IN | Events::OUT);
+            assert_eq!(vp.set(ev).unwrap(), shown(b, ev), "{b}: set({ev})");
+            assert_eq!(
+                polled(vp.as_raw_fd()),
+                shown(b, ev),
+                "{b}: poll after set({ev})"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_emulation_knows_whether_this_kernel_has_urgent_data() {
+    let pri = Backend::Emulation.deliverable().contains(Events::PRI);
+    let vp = make(Backend::Emulation, Events::empty());
+    match vp.set(Events::PRI) {
+        Ok(now) => assert!(pri && now.contains(Events::PRI | E_IN), "{now}"),
+        Err(Error::Unsupported { events, .. }) => assert!(!pri && events == Events::PRI),
+        Err(e) => panic!("set(PRI): {e}"),
+    }
+}
+
+/// The calls a user-level TCP/IP stack makes on a closing connection (as
+/// picoxnet does), and the vuos lwIP module's SETs: return values ignored,
+/// so whatever can be shown must be.
+const CLOSING_CONNECTION: [(Op, Events); 4] = [
+    (Op::Set, Events::IN.union(Events::RDNORM)),
+    (
+        Op::Set,
+        Events::OUT
+            .union(Events::WRNORM)
+            .union(Events::ERR)
+            .union(Events::HUP),
+    ),
+    (
+        Op::Set,
+        Events::IN
+            .union(Events::OUT)
+            .union(Events::WRNORM)
+            .union(Events::ERR)
+            .union(Events::HUP)
+            .union(Events::RDHUP),
+    ),
+    (Op::Del, Events::OUT),
+];
+
+#[test]
+fn a_best_effort_change_never_loses_a_hang_up_it_can_show() {
+    for b in backends() {
+        let vp = make(b, Events::OUT);
+        for (op, ev) in CLOSING_CONNECTION {
+            let Applied { events, dropped } = vp.apply_deliverable(op, ev).unwrap();
+            assert_eq!(events, vp.events().unwrap(), "{b}: {op} {ev}");
+            if ev.contains(Events::HUP) {
+                assert!(
+                    events.contains(Events::HUP | Events::RDHUP | E_IN),
+                    "{b}: {op} {ev} -> {events}"
+                );
+            }
+            match b {
+                Backend::Emulation => {
+                    // ERR cannot be shown; a hang-up, once shown, stays.
+                    let want = (ev & Events::ERR)
+                        | (if op == Op::Del {
+                            ev & events
+                        } else {
+                            Events::empty()
+                        });
+                    assert_eq!(dropped, want, "{b}: {op} {ev} -> {events}");
+                }
+                _ => {
+                    assert!(dropped.is_empty(), "{b}: {op} {ev}");
+                    assert_eq!(events, vp.apply(Op::Add, Events::empty()).unwrap(), "{b}");
+                }
+            }
+        }
+        assert_eq!(polled(vp.as_raw_fd()), vp.events().unwrap(), "{b}");
+    }
+}
+
+#[test]
+fn a_best_effort_del_keeps_what_a_kept_event_implies() {
+    let b = Backend::Emulation;
+    if !b.deliverable().contains(Events::PRI) {
+        return;
+    }
+    let vp = make(b, Events::PRI | Events::OUT);
+    let done = vp.apply_deliverable(Op::Del, E_IN | Events::OUT).unwrap();
+    assert_eq!(
+        done.events,
+        shown(b, Events::PRI),
+        "PRI stays, and with it IN"
+    );
+    assert_eq!(done.dropped, E_IN);
+    // The strict call refuses the same change whole.
+    let vp = make(b, Events::PRI | Events::OUT);
+    assert!(matches!(
+        vp.del(E_IN | Events::OUT),
+        Err(Error::Inseparable { .. })
+    ));
+    assert_eq!(vp.events().unwrap(), shown(b, Events::PRI | Events::OUT));
+}
+
+#[test]
+fn a_best_effort_set_after_a_hang_up_keeps_the_hang_up() {
+    let b = Backend::Emulation;
+    let vp = make(b, Events::HUP);
+    let done = vp.apply_deliverable(Op::Set, Events::OUT).unwrap();
+    assert!(
+        done.events.contains(Events::HUP | Events::RDHUP),
+        "{}",
+        done.events
+    );
+    assert_eq!(
+        done.dropped & (Events::HUP | Events::RDHUP),
+        Events::HUP | Events::RDHUP
+    );
+    assert!(matches!(
+        vp.set(Events::OUT),
+        Err(Error::Irreversible { .. })
+    ));
 }

@@ -6,20 +6,29 @@
 //!
 //! - backends in vpoll's order (`/dev/vpoll`, `EFD_VPOLL`, emulation), with
 //!   the initial events honoured on each;
-//! - an event the backend cannot deliver, or cannot clear, fails with
-//!   `EOPNOTSUPP` instead of being ignored; an unknown op with `EINVAL`;
+//! - on the emulation, as the C library does, a change shows every event it
+//!   can (a hang-up with the `IN|RDNORM|RDHUP` it implies) and leaves out the
+//!   rest (`ERR`, …), and returns 0; with `VPOLL_STRICT=1` in the environment
+//!   such a change fails with `EOPNOTSUPP` and changes nothing;
+//! - an unknown op fails with `EINVAL`;
 //! - `dup`ed and inherited device and `EFD_VPOLL` fds work with `vpoll_ctl`;
-//! - no lock on the `vpoll_ctl` path: the fds made here are found in a
-//!   lock-free table, and the device and eventfd need no state at all;
+//! - an fd closed with `close(2)` and its number reused is never touched on
+//!   the strength of what was there before: emulated fds are checked against
+//!   the socket they were made with, and any other fd must prove itself a
+//!   vpoll fd before it is changed or closed;
+//! - no lock on the `vpoll_ctl` path: the emulated fds made here are found in
+//!   a lock-free table, and the device and eventfd need no state at all;
 //! - thread-safe: any thread may call any function on any vpoll fd.
 //!
 //! No panic crosses into C: each call that panics returns -1 with `EIO`.
 
 mod table;
 
-use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use vpoll::{Error, Events, Vpoll};
+use std::sync::OnceLock;
+use table::Entry;
+use vpoll::{Backend, Error, Events, Op, Vpoll};
 
 /// `VPOLL_CTL_ADDEVENTS`: the events are added to the pending ones.
 pub const VPOLL_CTL_ADDEVENTS: libc::c_int = 1;
@@ -28,16 +37,31 @@ pub const VPOLL_CTL_DELEVENTS: libc::c_int = 2;
 /// `VPOLL_CTL_SETEVENTS`: the events become exactly the pending ones.
 pub const VPOLL_CTL_SETEVENTS: libc::c_int = 3;
 
+/// The environment variable that makes every change all or nothing.
+pub const STRICT_VAR: &str = "VPOLL_STRICT";
+
+/// Whether `VPOLL_STRICT=1` was set when the library was first used.
+fn strict() -> bool {
+    static STRICT: OnceLock<bool> = OnceLock::new();
+    *STRICT.get_or_init(|| std::env::var_os(STRICT_VAR).is_some_and(|v| v == "1"))
+}
+
 /// The errno a C caller sees for `e`.
 fn errno_of(e: &Error) -> libc::c_int {
     match e {
         Error::Unsupported { .. } | Error::Irreversible { .. } | Error::Inseparable { .. } => {
             libc::EOPNOTSUPP
         }
-        Error::BadBackendVar { .. } => libc::EINVAL,
+        Error::BadBackendVar { .. } | Error::NotVpoll { .. } => libc::EINVAL,
         Error::NoBackend { .. } => libc::ENODEV,
         other => other.raw_os_error().unwrap_or(libc::EIO),
     }
+}
+
+fn last_errno() -> libc::c_int {
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
 }
 
 fn set_errno(errno: libc::c_int) {
@@ -60,6 +84,71 @@ fn c_call(call: impl FnOnce() -> Result<libc::c_int, libc::c_int>) -> libc::c_in
     }
 }
 
+/// The C caller's `fd`, borrowed for the length of one call.
+fn borrow(fd: RawFd) -> Result<BorrowedFd<'static>, libc::c_int> {
+    if fd < 0 {
+        return Err(libc::EBADF);
+    }
+    // SAFETY: the number is only handed to system calls during this call,
+    // which fail with EBADF if it is not open; nothing is closed through it.
+    Ok(unsafe { BorrowedFd::borrow_raw(fd) })
+}
+
+/// The inode of the socket `fd` is, or None for any other file.
+fn socket_ino(fd: BorrowedFd<'_>) -> Result<Option<u64>, libc::c_int> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstat writes one struct stat to the pointer it is given.
+    if unsafe { libc::fstat(fd.as_raw_fd(), st.as_mut_ptr()) } < 0 {
+        return Err(last_errno());
+    }
+    // SAFETY: fstat succeeded, so it filled the struct.
+    let st = unsafe { st.assume_init() };
+    Ok((st.st_mode & libc::S_IFMT == libc::S_IFSOCK).then_some(st.st_ino))
+}
+
+/// The emulated fd made here that `fd` still is, if it is one. An entry whose
+/// socket `fd` no longer names (closed with `close(2)`, the number reused) is
+/// stale: it is dropped, which closes only its own descriptors.
+fn entry_of(fd: BorrowedFd<'_>) -> Result<Option<std::sync::Arc<Entry>>, libc::c_int> {
+    let raw = fd.as_raw_fd() as usize;
+    let Some(entry) = table::get(raw) else {
+        return Ok(None);
+    };
+    match socket_ino(fd) {
+        Ok(Some(ino)) if ino == entry.ino => Ok(Some(entry)),
+        Ok(_) => {
+            table::remove(raw, &entry);
+            Ok(None)
+        }
+        Err(errno) => {
+            table::remove(raw, &entry);
+            Err(errno)
+        }
+    }
+}
+
+/// Applies `op`: strictly, or (the default) as much as the backend can show.
+fn change(vp: &Vpoll, op: Op, events: Events) -> vpoll::Result<Events> {
+    if strict() {
+        vp.apply(op, events)
+    } else {
+        vp.apply_deliverable(op, events).map(|done| done.events)
+    }
+}
+
+/// A new close-on-exec `Vpoll` with `init_events` pending, the unshowable
+/// ones left out unless strict.
+fn create(init_events: Events) -> vpoll::Result<Vpoll> {
+    match Vpoll::builder().events(init_events).build() {
+        Err(Error::Unsupported { .. } | Error::Inseparable { .. }) if !strict() => {
+            let vp = Vpoll::new()?;
+            change(&vp, Op::Set, init_events)?;
+            Ok(vp)
+        }
+        made => made,
+    }
+}
+
 /// Creates a vpoll fd with `init_events` pending; `flags` may hold
 /// `FD_CLOEXEC` (or `O_CLOEXEC`). Returns the fd, or -1 with errno.
 #[no_mangle]
@@ -67,94 +156,110 @@ pub extern "C" fn vpoll_create(init_events: u32, flags: libc::c_int) -> libc::c_
     c_call(|| {
         // FD_CLOEXEC as documented; O_CLOEXEC, which callers also pass for
         // it, means the same. Anything else is a mistake worth reporting.
-        let cloexec = libc::FD_CLOEXEC | libc::O_CLOEXEC;
-        if flags & !cloexec != 0 {
+        let cloexec_flags = libc::FD_CLOEXEC | libc::O_CLOEXEC;
+        if flags & !cloexec_flags != 0 {
             return Err(libc::EINVAL);
         }
-        let vp = Vpoll::builder()
-            .events(Events::from_bits_retain(init_events))
-            .cloexec(flags & cloexec != 0)
-            .build()
-            .map_err(|e| errno_of(&e))?;
-        let fd = std::os::fd::AsRawFd::as_raw_fd(&vp);
-        match table::insert(fd as usize, vp) {
-            Ok(()) => Ok(fd),
-            // Beyond the table only fds that need no state can live.
-            Err(vp) if vp.backend() == vpoll::Backend::Emulation => Err(libc::EMFILE),
-            Err(vp) => Ok(OwnedFd::from(vp).into_raw_fd()),
+        let cloexec = flags & cloexec_flags != 0;
+        // Made close-on-exec: what stays ours (the emulation's descriptors)
+        // must not leak into programs the caller runs.
+        let vp = create(Events::from_bits_retain(init_events)).map_err(|e| errno_of(&e))?;
+        if vp.backend() == Backend::Emulation {
+            return hand_out(vp, cloexec);
         }
+        let fd = OwnedFd::from(vp);
+        if !cloexec {
+            fd_flags(fd.as_fd(), libc::F_SETFD, 0)?;
+        }
+        let fd = fd.into_raw_fd();
+        table::clear(fd as usize);
+        Ok(fd)
     })
+}
+
+/// `fcntl(fd, cmd, arg)` for the integer commands used here.
+fn fd_flags(
+    fd: BorrowedFd<'_>,
+    cmd: libc::c_int,
+    arg: libc::c_int,
+) -> Result<libc::c_int, libc::c_int> {
+    // SAFETY: F_SETFD and F_DUPFD(_CLOEXEC) take an integer and touch no memory.
+    match unsafe { libc::fcntl(fd.as_raw_fd(), cmd, arg) } {
+        ret if ret >= 0 => Ok(ret),
+        _ => Err(last_errno()),
+    }
+}
+
+/// Gives the program its own descriptor of emulated `vp`, recorded with the
+/// socket it names.
+fn hand_out(vp: Vpoll, cloexec: bool) -> Result<libc::c_int, libc::c_int> {
+    let dup = if cloexec {
+        libc::F_DUPFD_CLOEXEC
+    } else {
+        libc::F_DUPFD
+    };
+    let fd = fd_flags(vp.as_fd(), dup, 0)?;
+    // SAFETY: a descriptor just made, owned by nobody else until handed out.
+    let theirs = unsafe { OwnedFd::from_raw_fd(fd) };
+    let ino = socket_ino(theirs.as_fd())?.ok_or(libc::EIO)?;
+    match table::insert(fd as usize, Entry { vp, ino }) {
+        Ok(()) => Ok(theirs.into_raw_fd()),
+        // Beyond the table no emulated fd can be followed.
+        Err(_) => Err(libc::EMFILE),
+    }
+}
+
+fn op_of(op: libc::c_int) -> Option<Op> {
+    match op {
+        VPOLL_CTL_ADDEVENTS => Some(Op::Add),
+        VPOLL_CTL_DELEVENTS => Some(Op::Del),
+        VPOLL_CTL_SETEVENTS => Some(Op::Set),
+        _ => None,
+    }
 }
 
 /// Applies `op` (`VPOLL_CTL_*`) with `events` to vpoll fd `fd`. Returns 0,
 /// or -1 with errno: `EBADF` (not an open fd), `EINVAL` (an unknown op, or an
-/// fd that is no vpoll fd), `EOPNOTSUPP` (the backend cannot deliver or
-/// clear those events; nothing changed).
+/// fd that is no vpoll fd: it is left untouched), and with `VPOLL_STRICT=1`
+/// `EOPNOTSUPP` (the backend cannot deliver or clear those events; nothing
+/// changed).
 #[no_mangle]
 pub extern "C" fn vpoll_ctl(fd: libc::c_int, op: libc::c_int, events: u32) -> libc::c_int {
     c_call(|| {
-        if fd < 0 {
-            return Err(libc::EBADF);
+        let fd = borrow(fd)?;
+        let op = op_of(op).ok_or(libc::EINVAL)?;
+        let events = Events::from_bits_retain(events);
+        match entry_of(fd)? {
+            Some(entry) => change(&entry.vp, op, events),
+            // Device and eventfd fds: the kernel has every event.
+            None => Vpoll::apply_to(fd, op, events),
         }
-        let apply = |vp: &Vpoll| {
-            let events = Events::from_bits_retain(events);
-            match op {
-                VPOLL_CTL_ADDEVENTS => vp.add(events),
-                VPOLL_CTL_DELEVENTS => vp.del(events),
-                VPOLL_CTL_SETEVENTS => vp.set(events),
-                _ => return Err(libc::EINVAL),
-            }
-            .map(|_| 0)
-            .map_err(|e| errno_of(&e))
-        };
-        match table::get(fd as usize) {
-            Some(vp) => apply(&vp),
-            None => apply(&adopt(fd)?),
-        }
+        .map(|_| 0)
+        .map_err(|e| errno_of(&e))
     })
 }
 
-/// A device or `EFD_VPOLL` fd made elsewhere (inherited, `dup`ed): taken
-/// over through a duplicate, which is closed after the call.
-fn adopt(fd: RawFd) -> Result<Vpoll, libc::c_int> {
-    // SAFETY: `fd` is only borrowed for the dup; fcntl fails cleanly with
-    // EBADF if it is not open.
-    let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
-    if dup < 0 {
-        return Err(std::io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc::EBADF));
-    }
-    // SAFETY: a new fd that nobody else owns.
-    let owned = unsafe { OwnedFd::from_raw_fd(dup) };
-    Vpoll::try_from(owned).map_err(|_| libc::EINVAL)
-}
-
 /// Closes vpoll fd `fd` and whatever this library keeps for it. Returns 0, or
-/// -1 with errno (`EBADF`).
+/// -1 with errno: `EBADF` (not an open fd), `EINVAL` (no vpoll fd: it is left
+/// open).
 #[no_mangle]
 pub extern "C" fn vpoll_close(fd: libc::c_int) -> libc::c_int {
     c_call(|| {
-        if fd < 0 {
-            return Err(libc::EBADF);
-        }
-        match table::remove(fd as usize) {
-            // Dropping the last reference closes the fd (and the emulation's
-            // control socket); a vpoll_ctl still running on another thread
-            // holds one until it returns.
-            Some(vp) => {
-                drop(vp);
-                Ok(0)
-            }
+        let borrowed = borrow(fd)?;
+        match entry_of(borrowed)? {
+            // The program's descriptor goes now; ours, and the control end,
+            // when the last reference does (a vpoll_ctl on another thread
+            // may hold one until it returns).
+            Some(entry) => table::remove(fd as usize, &entry),
+            // A kernel vpoll fd answers a DEL of nothing, which changes nothing.
             None => {
-                // SAFETY: closing a number the caller says is theirs, as close(2) does.
-                match unsafe { libc::close(fd) } {
-                    0 => Ok(0),
-                    _ => Err(std::io::Error::last_os_error()
-                        .raw_os_error()
-                        .unwrap_or(libc::EBADF)),
-                }
+                Vpoll::apply_to(borrowed, Op::Del, Events::empty()).map_err(|e| errno_of(&e))?;
             }
+        }
+        // SAFETY: closing a vpoll fd the caller says is theirs, as close(2) does.
+        match unsafe { libc::close(fd) } {
+            0 => Ok(0),
+            _ => Err(last_errno()),
         }
     })
 }

@@ -91,11 +91,21 @@ await() {
     fi
 }
 
+# kill_tree PID: PID and everything it started (a background job's
+# debootstrap or apt-get runs in a process of its own).
+kill_tree() {
+    local child
+    for child in $(ps -o pid= --ppid "$1" 2>/dev/null || true); do
+        kill_tree "$child"
+    done
+    kill "$1" 2>/dev/null || true
+}
+
 # on_exit: the outermost shell stops its background jobs and clears the mark.
 on_exit() {
     local pid
     for pid in "${BACKGROUND[@]}"; do
-        kill "$pid" 2>/dev/null || true
+        kill_tree "$pid"
     done
     rm -f "$VPOLL_FAILED_MARK" "$VPOLL_FAILED_MARK".*
 }

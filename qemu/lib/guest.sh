@@ -41,7 +41,7 @@ guest_tools() {
     mkdir -p "$GUEST_DIR"
     log "cargo: building the demo and vpollctl (static, $GUEST_TARGET)"
     local built
-    built=$(cd "$REPO" && cargo_guest build -p vpoll-harness --bin vpoll-demo -p vpollctl) ||
+    built=$(cd "$REPO" && cargo_guest build -p vpoll-harness -p vpollctl --bin vpoll-demo --bin vpollctl) ||
         die "cargo could not build the demo and vpollctl" \
             "cd $REPO && cargo build -p vpoll-harness --bin vpoll-demo -p vpollctl"
     guest_copy "$built" vpoll-demo vpollctl

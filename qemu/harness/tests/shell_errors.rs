@@ -118,3 +118,17 @@ fn a_cold_cache_finds_debians_kernel_in_the_archive() {
         "{err}"
     );
 }
+
+#[test]
+fn a_failure_stops_the_background_jobs_and_their_children() {
+    // The job's child would outlive a plain kill of the job's shell.
+    let marker = std::env::temp_dir().join(format!("vpoll-orphan-{}", std::process::id()));
+    let script = format!(
+        "step \"prefetch\"\njob() {{ sh -c 'sleep 3; touch {}'; }}\nbackground fetch job\nsleep 0.5\nfalse\n",
+        marker.display()
+    );
+    let (status, err) = harness(&[], &script);
+    assert_eq!(status, 1, "{err}");
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    assert!(!marker.exists(), "a background job's child lived on after the failure");
+}

@@ -35,7 +35,7 @@ debian_version() {
         sort -V | tail -n1 || true)
     if [ -n "$cached" ] && [ -f "$cached/vmlinuz" ]; then
         DEB_DIR=$cached DEB_ABI=$(basename "$cached")
-        log "Debian kernel $DEB_ABI (fetched earlier for the source $KVERSION)"
+        log "Debian kernel $DEB_ABI (in the cache, for the source $KVERSION)"
         return
     fi
     run_logged "$CACHE/logs/apt-$DEBIAN_KERNEL_SUITE-update.log" apt_oneoff "$DEBIAN_KERNEL_SUITE" update

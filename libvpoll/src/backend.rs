@@ -141,7 +141,12 @@ pub(crate) fn select<T>(
     forced: Option<Backend>,
     mut create: impl FnMut(Backend) -> Result<T>,
 ) -> Result<T> {
-    if let Some(backend) = forced.or(Backend::from_env()?) {
+    // An explicit choice wins; VPOLL_BACKEND is read (and must be valid) only without one.
+    let forced = match forced {
+        Some(backend) => Some(backend),
+        None => Backend::from_env()?,
+    };
+    if let Some(backend) = forced {
         return create(backend);
     }
     if let Some(&backend) = AUTO.get() {

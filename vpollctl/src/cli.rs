@@ -3,7 +3,22 @@
 //! Every argument vpollctl takes, in one place.
 
 use clap::{Parser, Subcommand};
+use std::time::Duration;
 use vpoll::{Backend, Events};
+
+/// A timeout in seconds: a finite, non-negative number (`0.5`, `30`).
+pub fn seconds(arg: &str) -> Result<Duration, String> {
+    let secs: f64 = arg
+        .trim()
+        .parse()
+        .map_err(|_| format!("{arg:?} is not a number of seconds"))?;
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(format!(
+            "{arg:?} is not a finite, non-negative number of seconds"
+        ));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("{arg:?} seconds is too long"))
+}
 
 /// Inspect vpoll file descriptors and inject poll events by hand.
 ///
@@ -90,7 +105,10 @@ pub enum Command {
     Ls { pids: Vec<i32> },
 
     /// Print each change of a vpoll fd's events as it happens, with a
-    /// timestamp, until interrupted.
+    /// timestamp, until interrupted: every raise (ADD, SET) as the wakeup it
+    /// sends, with the events it raised and the mask then. A DEL wakes
+    /// nobody, so it shows only in the mask printed with the next raise;
+    /// raises faster than vpollctl can print merge into one line.
     Watch {
         #[command(flatten)]
         target: Target,
@@ -98,8 +116,8 @@ pub enum Command {
         #[arg(long)]
         count: Option<u64>,
         /// Stop after this many seconds.
-        #[arg(long)]
-        timeout: Option<f64>,
+        #[arg(long, value_parser = seconds, allow_negative_numbers = true)]
+        timeout: Option<Duration>,
     },
 
     /// Wait until an fd of this process (e.g. one vpollctl exec passed on)
@@ -110,8 +128,8 @@ pub enum Command {
         #[arg(long)]
         fd: Option<i32>,
         /// Give up after this many seconds (default: wait for ever).
-        #[arg(long)]
-        timeout: Option<f64>,
+        #[arg(long, value_parser = seconds, allow_negative_numbers = true)]
+        timeout: Option<Duration>,
     },
 
     /// Print a shell completion script.

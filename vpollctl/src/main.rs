@@ -12,6 +12,15 @@ mod proc;
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    // Output into a closed pipe (`vpollctl watch … | head -1`) ends the
+    // program quietly, as it does coreutils, instead of failing every write.
+    // SAFETY: SIG_DFL for SIGPIPE, before any thread starts; no handler runs.
+    let _ = unsafe {
+        nix::sys::signal::signal(
+            nix::sys::signal::SIGPIPE,
+            nix::sys::signal::SigHandler::SigDfl,
+        )
+    };
     let cli = cli::Cli::parse();
     match commands::run(cli) {
         Ok(code) => code.into(),

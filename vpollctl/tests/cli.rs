@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 
-//! vpollctl end to end on the host, where the emulation is the backend:
-//! parsing, exit codes, `info`, `exec` driving a child that waits, refusals.
+//! vpollctl end to end on the host: parsing, exit codes, `info`, `exec`
+//! driving a child that waits, refusals. Whatever the host has, the vpoll
+//! fds here are the emulation's (forced), so a loaded module changes nothing.
 
 use std::os::fd::AsRawFd;
 use std::process::Output;
@@ -44,6 +45,8 @@ fn exec_hands_the_child_an_fd_and_applies_stdin_commands() {
     let out = vpollctl(
         &[
             "exec",
+            "--backend",
+            "emulation",
             "--fd",
             "5",
             "--",
@@ -76,6 +79,8 @@ fn exec_exits_with_the_childs_status_and_passes_vpoll_fd() {
     let out = vpollctl(
         &[
             "exec",
+            "--backend",
+            "emulation",
             "--fd",
             "9",
             "--",
@@ -141,4 +146,77 @@ fn completions_and_man_page_are_generated() {
     assert!(text(&bash.stdout).contains("_vpollctl"));
     let man = vpollctl(&["man"], "");
     assert!(text(&man.stdout).contains(".TH vpollctl"));
+}
+
+#[test]
+fn timeouts_that_are_no_durations_are_usage_errors() {
+    for bad in ["-1", "inf", "nan", "1e400", "1e30", "soon", ""] {
+        for args in [
+            vec!["wait", "--timeout", bad, "in"],
+            vec!["watch", "--pid", "1", "--fd", "3", "--timeout", bad],
+        ] {
+            let out = vpollctl(&args, "");
+            let err = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+            assert!(err.contains("--timeout"), "{args:?}: {err}");
+        }
+    }
+}
+
+#[test]
+fn a_huge_timeout_is_waited_out_without_overflow() {
+    // 1e15 s is a valid Duration but past what Instant and epoll can hold.
+    let me = env!("CARGO_BIN_EXE_vpollctl");
+    let out = vpollctl(
+        &[
+            "exec",
+            "--backend",
+            "emulation",
+            "--events",
+            "in",
+            "--",
+            me,
+            "wait",
+            "--timeout",
+            "1e15",
+            "in",
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("IN"), "{}", text(&out.stdout));
+}
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let (read, write) = nix::unistd::pipe().unwrap();
+    drop(read);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vpollctl"))
+        .args(["completions", "bash"])
+        .stdout(write)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{:?}", out.status);
+    assert_eq!(text(&out.stderr), "", "no panic, no message");
+}
+
+#[test]
+fn an_explicit_backend_wins_over_a_malformed_vpoll_backend() {
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_vpollctl"))
+            .args(args)
+            .env("VPOLL_BACKEND", "bogus")
+            .output()
+            .unwrap()
+    };
+    let out = run(&["exec", "--backend", "emulation", "--", "true"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = run(&["exec", "--", "true"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("VPOLL_BACKEND=\"bogus\""),
+        "{}",
+        text(&out.stderr)
+    );
 }

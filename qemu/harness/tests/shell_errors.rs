@@ -130,5 +130,8 @@ fn a_failure_stops_the_background_jobs_and_their_children() {
     let (status, err) = harness(&[], &script);
     assert_eq!(status, 1, "{err}");
     std::thread::sleep(std::time::Duration::from_secs(4));
-    assert!(!marker.exists(), "a background job's child lived on after the failure");
+    assert!(
+        !marker.exists(),
+        "a background job's child lived on after the failure"
+    );
 }

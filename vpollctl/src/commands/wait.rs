@@ -7,9 +7,15 @@ use crate::exit_code::ExitCode;
 use crate::output::{self, Mask};
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use std::os::fd::BorrowedFd;
+use std::time::{Duration, Instant};
 use vpoll::Events;
 
-pub fn run(json: bool, events: Events, fd: Option<i32>, timeout: Option<f64>) -> Result<ExitCode> {
+pub fn run(
+    json: bool,
+    events: Events,
+    fd: Option<i32>,
+    timeout: Option<Duration>,
+) -> Result<ExitCode> {
     let fd = match fd {
         Some(fd) => fd,
         None => std::env::var("VPOLL_FD")
@@ -24,18 +30,25 @@ pub fn run(json: bool, events: Events, fd: Option<i32>, timeout: Option<f64>) ->
     epoll
         .add(fd_ref(fd), EpollEvent::new(EpollFlags::from(events), 0))
         .context(format!("watching fd {fd}"))?;
-    let limit = match timeout {
-        None => EpollTimeout::NONE,
-        Some(s) => EpollTimeout::try_from(std::time::Duration::from_secs_f64(s))
-            .map_err(|_| CliError::usage(format!("--timeout {s} is out of range")))?,
-    };
+    // A deadline too far to represent is no deadline.
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     let mut out = [EpollEvent::empty()];
-    let n = epoll.wait(&mut out, limit).context("epoll_wait")?;
-    if n == 0 {
-        return Err(CliError::failed(
-            format!("fd {fd}"),
-            format!("none of {events} within the timeout"),
-        ));
+    loop {
+        let limit = match deadline {
+            None => EpollTimeout::NONE,
+            // epoll_wait takes at most i32::MAX ms: a longer wait is several.
+            Some(d) => EpollTimeout::try_from(d.saturating_duration_since(Instant::now()))
+                .unwrap_or(EpollTimeout::MAX),
+        };
+        if epoll.wait(&mut out, limit).context("epoll_wait")? > 0 {
+            break;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(CliError::failed(
+                format!("fd {fd}"),
+                format!("none of {events} within the timeout"),
+            ));
+        }
     }
     let seen = Events::from(out[0].events());
     output::print(json, &Mask::from(seen), || seen.to_string());

@@ -7,6 +7,10 @@
 /// (`EPOLLEXCLUSIVE`, `EPOLLWAKEUP`, `EPOLLONESHOT`, `EPOLLET`).
 pub(crate) const EPOLLALLMASK: u32 = 0x0fff_ffff;
 
+/// `EPOLLPRI`: urgent data. A wakeup that asserts it carries no key (see
+/// `object.rs`): io_uring would not match it.
+pub(crate) const EPOLLPRI: u32 = 0x002;
+
 /// Bits of a mask that never travel in a wakeup key, because the kernel uses
 /// them there as signals rather than events: `POLLFREE` (0x4000) tells epoll,
 /// io_uring and aio that the wait queue is going away, so they detach and miss

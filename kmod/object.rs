@@ -13,6 +13,12 @@
 //!   them, and a key of exactly `IN` or `OUT` wakes one `EPOLLEXCLUSIVE` waiter.
 //!   The bits in [`WAKE_KEY_RESERVED`] are left out of the key; if nothing is
 //!   left, the key is 0 ("anything may have changed") and every waiter re-polls.
+//! - A wakeup that asserts `PRI` has key 0 too: io_uring leaves `EPOLLPRI`
+//!   out when it matches a key against a poll request (`io_poll_wake`,
+//!   `IO_ASYNC_POLL_COMMON`), so a `POLL_ADD` for `PRI` would never complete.
+//!   The price, paid only when `PRI` is raised: every waiter on the fd
+//!   re-polls, and an edge-triggered epoll waiter whose events are pending
+//!   sees them again.
 //! - DEL never wakes: no waiter can be satisfied by events going away.
 //! - Each change is one atomic read-modify-write of the mask, and its wakeup
 //!   follows it: a waiter is either on the queue by then and woken, or joins
@@ -85,9 +91,19 @@ impl Vpoll {
         };
         if asserted != 0 {
             // Orders itself after the change (see `PollWaitQueue::wake_up`).
-            self.queue.wake_up(asserted & !WAKE_KEY_RESERVED);
+            self.queue.wake_up(wake_key(asserted));
         }
         new
+    }
+}
+
+/// The poll key of a wakeup for the `asserted` events (see the module doc).
+#[inline]
+fn wake_key(asserted: u32) -> u32 {
+    if asserted & EPOLLPRI != 0 {
+        0
+    } else {
+        asserted & !WAKE_KEY_RESERVED
     }
 }
 

@@ -3,7 +3,7 @@
 //! The guest benchmarks (run by `qemu/vm bench` with both modules loaded):
 //!
 //! ```text
-//! vpoll-bench [--runs N] MODE [P1 P2 P3 P4 P5 P7]
+//! vpoll-bench [--runs N] MODE [P1 P2 P3 P4 P5 P7 P9]
 //! ```
 //!
 //! MODE names where it runs (it is copied into every result); with no ids,
@@ -74,6 +74,31 @@ fn pair(kind: Kind) -> impl FnMut() -> f64 {
             s.raise();
             s.clear();
         })
+    }
+}
+
+/// Nanoseconds per raise+clear of `event` on a device fd while `waiters`
+/// threads sleep in epoll_wait for IN on it (which never comes until the end).
+fn beside_waiters(event: Events, waiters: usize) -> impl FnMut() -> f64 {
+    move || {
+        let vp = Vpoll::builder().backend(Backend::Device).build().unwrap();
+        let fd = vp.as_raw_fd();
+        let eps: Vec<RawFd> = (0..waiters).map(|_| epoll_with([fd])).collect();
+        let ns = thread::scope(|s| {
+            for &ep in &eps {
+                s.spawn(move || wait_one(ep));
+            }
+            // Every waiter asleep before the measurement.
+            thread::sleep(std::time::Duration::from_millis(200));
+            let ns = ns_per_op(PAIRS, || {
+                vp.add(event).unwrap();
+                vp.del(event).unwrap();
+            });
+            vp.add(Events::IN).unwrap();
+            ns
+        });
+        eps.into_iter().for_each(close);
+        ns
     }
 }
 
@@ -224,7 +249,7 @@ fn main() {
         args.drain(..2);
     }
     let Some(mode) = args.first().cloned() else {
-        eprintln!("usage: vpoll-bench [--runs N] MODE [P1 P2 P3 P4 P5 P7]");
+        eprintln!("usage: vpoll-bench [--runs N] MODE [P1 P2 P3 P4 P5 P7 P9]");
         std::process::exit(2);
     };
     let ids = &args[1..];
@@ -289,6 +314,22 @@ fn main() {
             "ns/round trip",
             None,
         );
+    }
+    if wanted("P9") {
+        for waiters in [1, 8] {
+            b.ratio(
+                (
+                    "P9",
+                    &format!(
+                        "PRI's keyless wakeup (for io_uring): raise+clear PRI vs OUT, {waiters} epoll waiter(s) for IN asleep on the fd"
+                    ),
+                ),
+                ("ADD+DEL PRI", &mut beside_waiters(Events::PRI, waiters)),
+                ("ADD+DEL OUT", &mut beside_waiters(Events::OUT, waiters)),
+                ns,
+                None,
+            );
+        }
     }
     if wanted("P7") {
         b.ratio(

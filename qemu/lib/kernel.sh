@@ -3,18 +3,15 @@
 # that changes the result; a second run with the same inputs reuses it.
 
 # Bump when the build steps below change what they produce.
-KERNEL_RECIPE=2
+KERNEL_RECIPE=3
 
-# kernel_make_vars FLAVOUR: the make variables that build FLAVOUR, and every
-# module for it. The plain test kernel is built like Debian's kernels (gcc and
-# rustc); the debug kernel with LLVM, because Rust with KASAN needs clang.
+# kernel_make_vars: the make variables that build our kernels, and every
+# module for them. Every flavour is built with LLVM: Rust with KASAN needs
+# clang, and with gcc bookworm's GNU ld leaves a Rust module two .modinfo
+# sections, which the kernel refuses ("Only one .modinfo section must exist").
 kernel_make_vars() {
-    printf '%s\n' ARCH=x86_64 RUSTC="$RUSTC_KERNEL" HOSTRUSTC="$RUSTC_KERNEL" \
-        RUSTDOC=/usr/bin/rustdoc BINDGEN="$BINDGEN"
-    case $1 in
-        debug) printf '%s\n' LLVM="-$LLVM_VERSION" ;;
-        *) printf '%s\n' CC="$HOST_GCC" HOSTCC="$HOST_GCC" ;;
-    esac
+    printf '%s\n' ARCH=x86_64 LLVM="-$LLVM_VERSION" RUSTC="$RUSTC_KERNEL" \
+        HOSTRUSTC="$RUSTC_KERNEL" RUSTDOC=/usr/bin/rustdoc BINDGEN="$BINDGEN"
 }
 
 # kbuild_make_vars: the make variables $KBUILD was built with (modules must
@@ -58,12 +55,9 @@ kernel_build() {
     step "kernel ($flavour)"
     kernel_patched_source
     local -a vars
-    mapfile -t vars < <(kernel_make_vars "$flavour")
+    mapfile -t vars < <(kernel_make_vars)
     local compiler
-    case $flavour in
-        debug) compiler=$(clang-"$LLVM_VERSION" --version | head -n1) ;;
-        *) compiler=$("$HOST_GCC" --version | head -n1) ;;
-    esac
+    compiler=$(clang-"$LLVM_VERSION" --version | head -n1)
     # The key is every input of the build (not this script: its messages may
     # change without a rebuild); KERNEL_RECIPE counts changes to how we build.
     local key

@@ -11,10 +11,7 @@ DEBIAN_RELEASE=trixie
 # The C vpoll module (the benchmark's peer) comes from this suite's vpoll-dkms.
 VPOLL_C_SUITE=trixie
 
-# This machine's compilers for the custom kernels. The plain test kernel is
-# built like Debian's (gcc and rustc); the debug kernel with LLVM, because Rust
-# with KASAN needs clang.
-HOST_GCC=gcc-12
+# This machine's compilers for our kernels (qemu/lib/kernel.sh says why LLVM).
 LLVM_VERSION=19
 # /usr/bin/rustc from bookworm's rustc-web, matched with its core source
 # (rust-web-src); never rustup's proxy that comes first in PATH.

@@ -245,3 +245,61 @@ fn open_fails_cleanly_under_failslab() {
     assert_eq!(unload(), Ok(()), "the module still unloads");
     println!("failslab: {injected} opens failed by injected faults, each cleanly");
 }
+
+/// The module's text, as `[start, end)` from `/proc/kallsyms` (its text
+/// symbols, the last one given a page to end in).
+fn module_text() -> (u64, u64) {
+    let kallsyms = std::fs::read_to_string("/proc/kallsyms").unwrap();
+    let text: Vec<u64> = kallsyms
+        .lines()
+        .filter(|l| l.ends_with("[vpoll]"))
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let (addr, kind) = (f.next()?, f.next()?);
+            matches!(kind, "t" | "T").then(|| u64::from_str_radix(addr, 16).ok())?
+        })
+        .collect();
+    let (start, last) = (*text.iter().min().unwrap(), *text.iter().max().unwrap());
+    assert!(start != 0, "kallsyms hides addresses (kptr_restrict)");
+    (start, last + 4096)
+}
+
+#[test]
+#[ignore = "needs failslab's stack-trace filter: qemu/guest/test-job runs it on the debug kernel"]
+fn the_allocation_failed_is_the_modules_own() {
+    let _restore = RestoreModule;
+    let (start, end) = module_text();
+    let attr = |name: &str, value: &str| {
+        std::fs::write(format!("/sys/kernel/debug/failslab/{name}"), value)
+            .unwrap_or_else(|e| panic!("failslab/{name} = {value}: {e}"));
+    };
+    // Every slab allocation made with the module's code on the stack fails,
+    // and only in this thread: nothing else on the open path can fail.
+    attr("require-start", &start.to_string());
+    attr("require-end", &end.to_string());
+    attr("stacktrace-depth", "32");
+    attr("ignore-gfp-wait", "N");
+    attr("verbose", "0");
+    attr("task-filter", "Y");
+    attr("interval", "1");
+    attr("probability", "100");
+    attr("times", "-1");
+    std::fs::write("/proc/thread-self/make-it-fail", "1").unwrap();
+    // SAFETY: a static path and no other arguments.
+    let fd = unsafe { libc::open(c"/dev/vpoll".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
+    let errno = std::io::Error::last_os_error().raw_os_error();
+    std::fs::write("/proc/thread-self/make-it-fail", "0").unwrap();
+    attr("probability", "0");
+    attr("times", "1");
+    attr("task-filter", "N");
+    attr("require-start", "0");
+    attr("require-end", &u64::MAX.to_string());
+    assert_eq!(fd, -1, "the open succeeded although its allocation was failed");
+    assert_eq!(errno, Some(libc::ENOMEM));
+    // The same open, with nothing injected, works; nothing leaked or is held.
+    assert!(Device::open().is_ok());
+    let refcnt = std::fs::read_to_string("/sys/module/vpoll/refcnt").unwrap();
+    assert_eq!(refcnt.trim(), "0", "the failed open left a module reference");
+    assert_eq!(unload(), Ok(()), "the module still unloads");
+    println!("failslab: the module's own allocation ({start:#x}..{end:#x} on the stack) failed the open with ENOMEM");
+}

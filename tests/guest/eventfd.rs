@@ -129,7 +129,11 @@ fn wakeups_follow_the_devices_rules() {
     command(&fd, EFD_VPOLL_ADDEVENTS | u64::from(OUT)).unwrap();
     assert_eq!(ready(&ep), 0, "keyed: not woken for OUT");
     command(&fd, EFD_VPOLL_ADDEVENTS | u64::from(PRI)).unwrap();
-    assert_eq!(ready(&ep), IN, "PRI wakes with no key (for io_uring): IN again");
+    assert_eq!(
+        ready(&ep),
+        IN,
+        "PRI wakes with no key (for io_uring): IN again"
+    );
     command(&fd, EFD_VPOLL_DELEVENTS | u64::from(PRI | OUT)).unwrap();
     assert_eq!(ready(&ep), 0, "DEL never wakes");
     command(&fd, EFD_VPOLL_ADDEVENTS | 0x4000 | u64::from(IN)).unwrap();

@@ -294,12 +294,19 @@ fn the_allocation_failed_is_the_modules_own() {
     attr("task-filter", "N");
     attr("require-start", "0");
     attr("require-end", &u64::MAX.to_string());
-    assert_eq!(fd, -1, "the open succeeded although its allocation was failed");
+    assert_eq!(
+        fd, -1,
+        "the open succeeded although its allocation was failed"
+    );
     assert_eq!(errno, Some(libc::ENOMEM));
     // The same open, with nothing injected, works; nothing leaked or is held.
     assert!(Device::open().is_ok());
     let refcnt = std::fs::read_to_string("/sys/module/vpoll/refcnt").unwrap();
-    assert_eq!(refcnt.trim(), "0", "the failed open left a module reference");
+    assert_eq!(
+        refcnt.trim(),
+        "0",
+        "the failed open left a module reference"
+    );
     assert_eq!(unload(), Ok(()), "the module still unloads");
     println!("failslab: the module's own allocation ({start:#x}..{end:#x} on the stack) failed the open with ENOMEM");
 }

@@ -222,8 +222,16 @@ fn io_uring_poll_add_every_event() {
 #[test]
 fn io_uring_completes_a_poll_for_pri() {
     for backend in vpoll_tests::kernel::backends() {
-        assert_eq!(cell(backend, io_uring_for(PRI), RDNORM, PRI), PRI, "{backend}");
-        assert_eq!(cell(backend, io_uring_for(PRI), OUT, PRI | IN), PRI, "{backend}");
+        assert_eq!(
+            cell(backend, io_uring_for(PRI), RDNORM, PRI),
+            PRI,
+            "{backend}"
+        );
+        assert_eq!(
+            cell(backend, io_uring_for(PRI), OUT, PRI | IN),
+            PRI,
+            "{backend}"
+        );
     }
 }
 

@@ -3,9 +3,11 @@
 //! Many threads changing shared vpoll fds while waiters sleep in poll, epoll
 //! (level- and edge-triggered) and select: every result is consistent with
 //! its operation, no waiter returns for the storm's events, none misses the
-//! final one, nothing deadlocks. Device and eventfd backends.
+//! final one, nothing deadlocks. Then waiters that race the storm, waiting
+//! for its own events and re-polling after each wakeup (poll, epoll LT and
+//! ET, select, io_uring), round after round. Device and eventfd backends.
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use vpoll::{Backend, Events, Vpoll};
@@ -162,6 +164,187 @@ fn a_storm_of_changes_loses_no_wakeup() {
         println!(
             "stress {b}: {THREADS} threads x {ops} ops in {storm_time:?}; 8 waiters woke in {:?}",
             woken.elapsed()
+        );
+    }
+}
+
+/// What the racing waiters wait for: the storm's own IN, and HUP, which only
+/// the final raise of a round sets (poll and epoll report HUP regardless).
+const RACED: Events = Events::IN.union(Events::HUP);
+/// The storm of the racing rounds: IN and companions, never HUP.
+const RACING_STORM: Events = Events::IN
+    .union(Events::OUT)
+    .union(Events::RDNORM)
+    .union(Events::PRI);
+
+/// How a racing waiter waits, once, for `RACED` on `fd`: registering anew
+/// each time, as a program re-polling after every wakeup does.
+#[derive(Clone, Copy, Debug)]
+enum Wait {
+    Poll,
+    EpollLt,
+    EpollEt,
+    Select,
+    IoUring,
+}
+
+/// Waits once with `how` (an edge-triggered epoll set persists across
+/// waits, in `ep`); returns what was reported, within `RACED`.
+fn wait_raced(how: Wait, vp: &Vpoll, ep: &nix::sys::epoll::Epoll) -> Events {
+    use nix::sys::epoll::EpollEvent;
+    let fd = vp.as_raw_fd();
+    match how {
+        Wait::Poll => {
+            let mut p = libc::pollfd {
+                fd,
+                events: RACED.bits() as i16,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            assert_eq!(
+                unsafe { libc::poll(&mut p, 1, 60_000) },
+                1,
+                "poll timed out"
+            );
+            Events::from_mask(p.revents as u16 as u32) & RACED
+        }
+        Wait::EpollLt | Wait::EpollEt => {
+            let mut out = [EpollEvent::empty()];
+            assert_eq!(
+                ep.wait(&mut out, 60_000u16).unwrap(),
+                1,
+                "epoll_wait timed out"
+            );
+            Events::from(out[0].events()) & RACED
+        }
+        Wait::Select => {
+            select_readable(fd);
+            // select says "readable" only: the mask says which.
+            vp.events().unwrap() & RACED
+        }
+        Wait::IoUring => {
+            use io_uring::{opcode, types, IoUring};
+            let mut ring = IoUring::new(2).unwrap();
+            let poll = opcode::PollAdd::new(types::Fd(fd), RACED.bits()).build();
+            // SAFETY: the fd stays open until the ring is dropped, here.
+            unsafe { ring.submission().push(&poll).unwrap() };
+            ring.submit_and_wait(1).unwrap();
+            let res = ring.completion().next().expect("a completion").result();
+            assert!(res > 0, "POLL_ADD: {res}");
+            Events::from_mask(res as u32) & RACED
+        }
+    }
+}
+
+fn select_readable(fd: i32) {
+    // SAFETY: fd_set is plain data; one fd below FD_SETSIZE.
+    unsafe {
+        let mut r: libc::fd_set = std::mem::zeroed();
+        libc::FD_ZERO(&mut r);
+        libc::FD_SET(fd, &mut r);
+        let mut t = libc::timeval {
+            tv_sec: 60,
+            tv_usec: 0,
+        };
+        let n = libc::select(
+            fd + 1,
+            &mut r,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            &mut t,
+        );
+        assert_eq!(n, 1, "select timed out");
+    }
+}
+
+/// Waiters that wait for the storm's own events and re-poll after every
+/// wakeup, in poll, epoll LT and ET, select and io_uring, while the mask
+/// changes under them. Each round ends with a raise of HUP, which the storm
+/// never sets: every waiter must see it within the bound, round after round.
+#[test]
+fn waiters_racing_a_storm_see_every_rounds_final_raise() {
+    use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Barrier;
+    const ROUNDS: usize = 30;
+    const OPS: u64 = 2_000;
+    const KINDS: [Wait; 5] = [
+        Wait::Poll,
+        Wait::EpollLt,
+        Wait::EpollEt,
+        Wait::Select,
+        Wait::IoUring,
+    ];
+    let mut seeds = Rng::from_env("racing");
+    for b in vpoll_tests::kernel::backends() {
+        let vp = Arc::new(Vpoll::builder().backend(b).build().unwrap());
+        let start = Arc::new(Barrier::new(KINDS.len() + 1));
+        let done = Arc::new(AtomicUsize::new(0));
+        let waiters: Vec<_> = KINDS
+            .into_iter()
+            .map(|how| {
+                let (vp, start, done) = (vp.clone(), start.clone(), done.clone());
+                std::thread::spawn(move || {
+                    let ep = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).unwrap();
+                    let mut flags = EpollFlags::from(RACED);
+                    if matches!(how, Wait::EpollEt) {
+                        flags |= EpollFlags::EPOLLET;
+                    }
+                    ep.add(vp.as_fd(), EpollEvent::new(flags, 0)).unwrap();
+                    let mut wakeups = 0u64;
+                    for _ in 0..ROUNDS {
+                        start.wait();
+                        while !wait_raced(how, &vp, &ep).contains(Events::HUP) {
+                            wakeups += 1;
+                        }
+                        done.fetch_add(1, Ordering::AcqRel);
+                    }
+                    (how, wakeups)
+                })
+            })
+            .collect();
+        let began = Instant::now();
+        let mut slowest = Duration::ZERO;
+        for round in 0..ROUNDS {
+            start.wait();
+            let mutators: Vec<_> = (0..2)
+                .map(|_| {
+                    let (vp, mut rng) = (vp.clone(), Rng::new(seeds.next_u64()));
+                    std::thread::spawn(move || {
+                        for _ in 0..OPS {
+                            let ev = Events::from_mask(rng.next_u64() as u32) & RACING_STORM;
+                            match rng.below(3) {
+                                0 => vp.add(ev),
+                                1 => vp.del(ev),
+                                _ => vp.set(ev),
+                            }
+                            .unwrap();
+                        }
+                    })
+                })
+                .collect();
+            for m in mutators {
+                m.join().unwrap();
+            }
+            let raised = Instant::now();
+            vp.add(Events::HUP).unwrap();
+            while done.load(Ordering::Acquire) < (round + 1) * KINDS.len() {
+                assert!(
+                    raised.elapsed() < BOUND,
+                    "{b}: round {round}: {} of {} waiters saw the final HUP within {BOUND:?}",
+                    done.load(Ordering::Acquire) - round * KINDS.len(),
+                    KINDS.len()
+                );
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            slowest = slowest.max(raised.elapsed());
+            // All have seen it: the next round starts clean.
+            vp.set(Events::empty()).unwrap();
+        }
+        let counts: Vec<_> = waiters.into_iter().map(|w| w.join().unwrap()).collect();
+        println!(
+            "racing {b}: {ROUNDS} rounds of 2 x {OPS} ops in {:?}; every waiter saw every final HUP, the slowest after {slowest:?}; storm wakeups seen: {counts:?}",
+            began.elapsed()
         );
     }
 }

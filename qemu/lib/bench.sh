@@ -47,7 +47,7 @@ bench_programs() {
     local built path
     built=$(cd "$REPO" && cargo_guest build --release -p vpoll-bench --bin vpoll-bench) ||
         die "cargo could not build vpoll-bench" "cd $REPO && cargo build --release -p vpoll-bench"
-    path=$(awk '$1 == "vpoll-bench" { print $2; exit }' <<<"$built")
+    path=$(awk '$2 == "vpoll-bench" { print $3; exit }' <<<"$built")
     [ -x "$path" ] || die "cargo built no vpoll-bench" "rerun with CARGO_TERM_VERBOSE=true"
     cp "$path" "$BENCH_DIR/vpoll-bench"
     (cd "$REPO" && cargo build -q --release -p vpoll-bench --bin vpoll-bench-emulation --bin vpoll-bench-report) ||

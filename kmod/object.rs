@@ -91,7 +91,7 @@ impl Vpoll {
         };
         if asserted != 0 {
             // Orders itself after the change (see `PollWaitQueue::wake_up`).
-            self.queue.wake_up(wake_key(asserted));
+            self.queue.wake_up(|| wake_key(asserted));
         }
         new
     }

@@ -79,15 +79,17 @@ impl PollWaitQueue {
         idle
     }
 
-    /// Wakes the waiters interested in any of `events`, at most one exclusive
-    /// waiter among them (`wake_up_poll()`). With nobody waiting, as in most
-    /// changes, it takes no lock and makes no call.
+    /// Wakes the waiters interested in any of the events `key()` gives, at
+    /// most one exclusive waiter among them (`wake_up_poll()`). With nobody
+    /// waiting, as in most changes, it takes no lock, makes no call and does
+    /// not compute the key.
     ///
     /// The caller publishes the change that `events` describes before calling:
     /// the full barrier here pairs with the one in [`PollTable::register_wait`]
     /// (`wq_has_sleeper()`), so a waiter is either seen on the queue and woken,
     /// or joins it later and sees the change when it polls.
-    pub(crate) fn wake_up(&self, events: u32) {
+    #[inline]
+    pub(crate) fn wake_up(&self, key: impl FnOnce() -> u32) {
         smp_mb();
         let head = self.head();
         // SAFETY: `head` is initialised (type invariant); a racy read of the list's
@@ -98,7 +100,7 @@ impl PollWaitQueue {
             return;
         }
         // The poll key travels as the mask cast to a pointer (`poll_to_key()`).
-        let key = events as usize as *mut c_void;
+        let key = key() as usize as *mut c_void;
         // SAFETY: the queue is initialised; `__wake_up` takes its lock itself.
         unsafe { bindings::__wake_up(head, TASK_NORMAL, 1, key) };
     }

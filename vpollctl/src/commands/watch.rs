@@ -94,11 +94,17 @@ enum Wakeups {
 impl Wakeups {
     fn new(fd: BorrowedFd<'_>) -> io::Result<Wakeups> {
         match IoUring::new(16) {
-            Ok(ring) => Ok(Wakeups::Uring {
-                ring: Box::new(ring),
-                fd: fd.as_raw_fd(),
-                armed: false,
-            }),
+            Ok(ring) => {
+                let mut wakeups = Wakeups::Uring {
+                    ring: Box::new(ring),
+                    fd: fd.as_raw_fd(),
+                    armed: false,
+                };
+                // Arming polls once: events pending now complete it at once,
+                // and that completion is the starting mask, not a raise.
+                wakeups.wait(Duration::ZERO)?;
+                Ok(wakeups)
+            }
             Err(e) => {
                 eprintln!(
                     "vpollctl: io_uring is not available ({e}); raises that a DEL undoes within {} ms go unseen",

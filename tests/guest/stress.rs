@@ -45,24 +45,32 @@ fn poll_nothing(fd: i32) -> Events {
 }
 
 fn select_exceptional(fd: i32) -> Events {
+    select_one(fd, false);
+    Events::PRI
+}
+
+/// Blocks in select until `fd` is readable (or, with `readable` false,
+/// exceptional).
+fn select_one(fd: i32, readable: bool) {
     // SAFETY: fd_set is plain data; one fd below FD_SETSIZE.
     unsafe {
-        let mut x: libc::fd_set = std::mem::zeroed();
-        libc::FD_ZERO(&mut x);
-        libc::FD_SET(fd, &mut x);
+        let mut set: libc::fd_set = std::mem::zeroed();
+        libc::FD_ZERO(&mut set);
+        libc::FD_SET(fd, &mut set);
         let mut t = libc::timeval {
             tv_sec: 120,
             tv_usec: 0,
         };
-        let n = libc::select(
-            fd + 1,
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            &mut x,
-            &mut t,
+        let (r, x) = if readable {
+            (&raw mut set, std::ptr::null_mut())
+        } else {
+            (std::ptr::null_mut(), &raw mut set)
+        };
+        assert_eq!(
+            libc::select(fd + 1, r, std::ptr::null_mut(), x, &mut t),
+            1,
+            "select timed out"
         );
-        assert_eq!(n, 1, "select timed out");
-        Events::PRI
     }
 }
 
@@ -218,7 +226,7 @@ fn wait_raced(how: Wait, vp: &Vpoll, ep: &nix::sys::epoll::Epoll) -> Events {
             Events::from(out[0].events()) & RACED
         }
         Wait::Select => {
-            select_readable(fd);
+            select_one(fd, true);
             // select says "readable" only: the mask says which.
             vp.events().unwrap() & RACED
         }
@@ -233,27 +241,6 @@ fn wait_raced(how: Wait, vp: &Vpoll, ep: &nix::sys::epoll::Epoll) -> Events {
             assert!(res > 0, "POLL_ADD: {res}");
             Events::from_mask(res as u32) & RACED
         }
-    }
-}
-
-fn select_readable(fd: i32) {
-    // SAFETY: fd_set is plain data; one fd below FD_SETSIZE.
-    unsafe {
-        let mut r: libc::fd_set = std::mem::zeroed();
-        libc::FD_ZERO(&mut r);
-        libc::FD_SET(fd, &mut r);
-        let mut t = libc::timeval {
-            tv_sec: 60,
-            tv_usec: 0,
-        };
-        let n = libc::select(
-            fd + 1,
-            &mut r,
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            &mut t,
-        );
-        assert_eq!(n, 1, "select timed out");
     }
 }
 

@@ -170,7 +170,10 @@ fn watch_prints_each_change_with_a_timestamp() {
     vp.del(Events::OUT).unwrap();
     let raised = next();
     let before_del = raised.ends_with(" OUT (raised OUT)");
-    assert!(before_del || raised.ends_with(" 0 (raised OUT)"), "{raised}");
+    assert!(
+        before_del || raised.ends_with(" 0 (raised OUT)"),
+        "{raised}"
+    );
     if before_del {
         assert!(next().ends_with(" 0"), "then the DEL, by the re-read");
     }

@@ -1,0 +1,712 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! The stack's state behind its one lock: smoltcp's interface and sockets,
+//! the link, and for each socket the vpoll fd that shows its readiness.
+//!
+//! smoltcp wakes a socket's registered waker whenever something that could
+//! change its readiness happens (a segment, an acknowledgement, a state
+//! change, a timer). Each waker puts its socket on a dirty list, and
+//! [`Core::settle`] brings exactly those sockets' masks up to date: the cost
+//! of a packet does not grow with the number of sockets that did not change.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Wake, Waker};
+
+use smoltcp::iface::{Interface, PollIngressSingleResult, PollResult, SocketHandle, SocketSet};
+use smoltcp::socket::{tcp, udp};
+use smoltcp::time::{Duration, Instant};
+use smoltcp::wire::{IpAddress, IpCidr, IpEndpoint, IpListenEndpoint};
+use vpoll::{Backend, Events, Op, Vpoll};
+
+use crate::error::{Error, Result};
+use crate::link::Link;
+use crate::readiness::{self, DEAD};
+
+/// Ephemeral ports, as Linux's default `ip_local_port_range` hands them out.
+const EPHEMERAL: std::ops::RangeInclusive<u16> = 32768..=60999;
+/// Packets handled before the stack sends what they caused.
+const INGRESS_BURST: usize = 64;
+
+/// Socket buffer sizes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Buffers {
+    pub tcp_rx: usize,
+    pub tcp_tx: usize,
+    pub udp_payload: usize,
+    pub udp_packets: usize,
+}
+
+/// Counters a program (and the tests) can read: [`Stack::stats`](crate::Stack::stats).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Masks changed on vpoll fds (one system call each).
+    pub mask_updates: u64,
+    /// Mask changes the vpoll fd refused (kept pending and retried).
+    pub mask_failures: u64,
+    /// Events a backend could not show (`ERR` on the emulation), summed over changes.
+    pub events_not_shown: u64,
+    /// Sockets whose readiness was recomputed after smoltcp woke them.
+    pub sockets_settled: u64,
+}
+
+/// A vpoll fd and the mask last asked of it.
+pub(crate) struct Shown {
+    pub vpoll: Arc<Vpoll>,
+    mask: Events,
+}
+
+impl Shown {
+    fn new(backend: Option<Backend>) -> Result<Shown> {
+        let vpoll = match backend {
+            Some(b) => Vpoll::builder().backend(b).build()?,
+            None => Vpoll::new()?,
+        };
+        Ok(Shown {
+            vpoll: Arc::new(vpoll),
+            mask: Events::empty(),
+        })
+    }
+
+    /// Makes the fd show `mask`, with one system call if it changed and none
+    /// if not.
+    fn show(&mut self, mask: Events, stats: &mut Stats) {
+        if mask == self.mask {
+            return;
+        }
+        let (raise, clear) = (mask - self.mask, self.mask - mask);
+        let (op, events) = match (raise.is_empty(), clear.is_empty()) {
+            (false, true) => (Op::Add, raise),
+            (true, false) => (Op::Del, clear),
+            _ => (Op::Set, mask),
+        };
+        match self.vpoll.apply_deliverable(op, events) {
+            Ok(applied) => {
+                self.mask = mask;
+                stats.mask_updates += 1;
+                stats.events_not_shown += u64::from(applied.dropped.bits().count_ones());
+            }
+            // Left as it was: the next change of this socket tries again.
+            Err(_) => stats.mask_failures += 1,
+        }
+    }
+}
+
+/// Why a connection ended abnormally, until the program takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Failure {
+    Refused,
+    Reset,
+}
+
+impl Failure {
+    pub fn error(self) -> Error {
+        match self {
+            Failure::Refused => Error::ConnectionRefused,
+            Failure::Reset => Error::ConnectionReset,
+        }
+    }
+}
+
+/// A connection a program holds.
+pub(crate) struct Stream {
+    pub shown: Shown,
+    /// The state last seen, to tell a reset from a close.
+    last: tcp::State,
+    pub failure: Option<Failure>,
+    pub shut_rd: bool,
+}
+
+/// A listening socket: smoltcp listens with one socket per connection, so a
+/// listener is a set of them, one kept listening while the backlog has room.
+pub(crate) struct Listener {
+    pub shown: Shown,
+    endpoint: IpListenEndpoint,
+    /// Sockets listening or in the middle of a handshake.
+    embryos: Vec<SocketHandle>,
+    /// Established connections waiting for `accept`.
+    pub queue: VecDeque<SocketHandle>,
+    backlog: usize,
+}
+
+/// What the stack knows of each smoltcp socket.
+enum Slot {
+    Stream(Stream),
+    /// A stream the program dropped, closing; removed once closed.
+    Orphan,
+    /// One of a listener's sockets.
+    Member(usize),
+    Udp(Shown),
+}
+
+/// Puts its socket on the dirty list when smoltcp wakes it.
+struct SocketWaker {
+    handle: SocketHandle,
+    dirty: Arc<Mutex<Vec<SocketHandle>>>,
+}
+
+impl Wake for SocketWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        lock(&self.dirty).push(self.handle);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+pub(crate) struct Core {
+    pub iface: Interface,
+    pub sockets: SocketSet<'static>,
+    pub link: Link,
+    slots: HashMap<SocketHandle, (Slot, Waker)>,
+    listeners: HashMap<usize, Listener>,
+    next_listener: usize,
+    dirty: Arc<Mutex<Vec<SocketHandle>>>,
+    settling: Vec<SocketHandle>,
+    ports: HashSet<u16>,
+    next_port: u16,
+    gateways: Vec<IpAddress>,
+    backend: Option<Backend>,
+    buffers: Buffers,
+    pub stats: Stats,
+    pub stopped: bool,
+}
+
+impl Core {
+    pub fn new(
+        iface: Interface,
+        link: Link,
+        gateways: Vec<IpAddress>,
+        backend: Option<Backend>,
+        buffers: Buffers,
+        seed: u64,
+    ) -> Core {
+        let span = u64::from(EPHEMERAL.end() - EPHEMERAL.start());
+        Core {
+            iface,
+            sockets: SocketSet::new(Vec::new()),
+            link,
+            slots: HashMap::new(),
+            listeners: HashMap::new(),
+            next_listener: 0,
+            dirty: Arc::new(Mutex::new(Vec::new())),
+            settling: Vec::new(),
+            ports: HashSet::new(),
+            next_port: EPHEMERAL.start() + (seed % span) as u16,
+            gateways,
+            backend,
+            buffers,
+            stats: Stats::default(),
+            stopped: false,
+        }
+    }
+
+    /// Handles what arrived, sends what is due, and brings the masks of the
+    /// sockets this touched up to date. Returns whether packets may still
+    /// wait (the burst was used up).
+    pub fn poll(&mut self, now: Instant) -> bool {
+        self.iface.poll_maintenance(now);
+        let mut more = true;
+        for _ in 0..INGRESS_BURST {
+            match self
+                .iface
+                .poll_ingress_single(now, &mut self.link, &mut self.sockets)
+            {
+                PollIngressSingleResult::None => {
+                    more = false;
+                    break;
+                }
+                // A listener must have a listening socket again before the
+                // next SYN: settle after every packet.
+                _ => self.settle(),
+            }
+        }
+        while self
+            .iface
+            .poll_egress(now, &mut self.link, &mut self.sockets)
+            == PollResult::SocketStateChanged
+        {
+            self.settle();
+        }
+        self.settle();
+        more
+    }
+
+    /// How long the stack may sleep before smoltcp's next timer.
+    pub fn delay(&mut self, now: Instant) -> Option<Duration> {
+        self.iface.poll_delay(now, &self.sockets)
+    }
+
+    /// Recomputes the masks of the sockets smoltcp woke.
+    pub fn settle(&mut self) {
+        loop {
+            std::mem::swap(&mut self.settling, &mut lock(&self.dirty));
+            if self.settling.is_empty() {
+                return;
+            }
+            let mut batch = std::mem::take(&mut self.settling);
+            batch.sort_unstable();
+            batch.dedup();
+            for &handle in &batch {
+                self.settle_one(handle);
+            }
+            batch.clear();
+            self.settling = batch;
+        }
+    }
+
+    fn settle_one(&mut self, handle: SocketHandle) {
+        self.stats.sockets_settled += 1;
+        match self.slots.get(&handle) {
+            Some((Slot::Stream(_), _)) => self.update_stream(handle),
+            Some((Slot::Udp(_), _)) => self.update_udp(handle),
+            Some((Slot::Member(id), _)) => {
+                let id = *id;
+                self.update_listener(id);
+            }
+            Some((Slot::Orphan, _)) => {
+                if self.sockets.get::<tcp::Socket>(handle).state() == tcp::State::Closed {
+                    self.remove(handle);
+                } else {
+                    self.rearm(handle);
+                }
+            }
+            // Removed since it was woken.
+            None => {}
+        }
+    }
+
+    /// Registers the socket's waker again (smoltcp wakes a waker once).
+    fn rearm(&mut self, handle: SocketHandle) {
+        let Some((slot, waker)) = self.slots.get(&handle) else {
+            return;
+        };
+        if matches!(slot, Slot::Udp(_)) {
+            let socket = self.sockets.get_mut::<udp::Socket>(handle);
+            socket.register_recv_waker(waker);
+            socket.register_send_waker(waker);
+        } else {
+            let socket = self.sockets.get_mut::<tcp::Socket>(handle);
+            socket.register_recv_waker(waker);
+            socket.register_send_waker(waker);
+        }
+    }
+
+    fn insert(&mut self, handle: SocketHandle, slot: Slot) {
+        let waker = Waker::from(Arc::new(SocketWaker {
+            handle,
+            dirty: Arc::clone(&self.dirty),
+        }));
+        self.slots.insert(handle, (slot, waker));
+        self.rearm(handle);
+    }
+
+    fn remove(&mut self, handle: SocketHandle) {
+        self.slots.remove(&handle);
+        if let smoltcp::socket::Socket::Tcp(s) = self.sockets.remove(handle) {
+            if let Some(local) = s.local_endpoint() {
+                self.ports.remove(&local.port);
+            }
+        }
+    }
+
+    // --- streams -----------------------------------------------------------
+
+    pub fn stream(
+        &mut self,
+        handle: SocketHandle,
+    ) -> Result<(&mut Stream, &mut tcp::Socket<'static>)> {
+        if self.stopped {
+            return Err(Error::StackClosed);
+        }
+        match self.slots.get_mut(&handle) {
+            Some((Slot::Stream(s), _)) => Ok((s, self.sockets.get_mut::<tcp::Socket>(handle))),
+            _ => Err(Error::NotConnected),
+        }
+    }
+
+    /// Brings a stream's mask up to date, noting a reset or refusal.
+    pub fn update_stream(&mut self, handle: SocketHandle) {
+        let socket = self.sockets.get_mut::<tcp::Socket>(handle);
+        let Some((Slot::Stream(stream), waker)) = self.slots.get_mut(&handle) else {
+            return;
+        };
+        socket.register_recv_waker(waker);
+        socket.register_send_waker(waker);
+        let state = socket.state();
+        if state == tcp::State::Closed && stream.last != tcp::State::Closed {
+            // A connection that ends without both FINs exchanged was reset
+            // (smoltcp keeps no error of its own).
+            use tcp::State::*;
+            stream.failure = match stream.last {
+                SynSent => Some(Failure::Refused),
+                SynReceived | Established | FinWait1 | FinWait2 | CloseWait => Some(Failure::Reset),
+                _ => stream.failure,
+            };
+        }
+        stream.last = state;
+        let mask = readiness::stream(socket, stream.failure.is_some(), stream.shut_rd);
+        stream.shown.show(mask, &mut self.stats);
+    }
+
+    /// Starts a connection to `remote`.
+    pub fn connect(&mut self, remote: SocketAddr) -> Result<(SocketHandle, Arc<Vpoll>)> {
+        if self.stopped {
+            return Err(Error::StackClosed);
+        }
+        let dst = IpAddress::from(remote.ip());
+        if remote.port() == 0 || remote.ip().is_unspecified() || remote.ip().is_multicast() {
+            return Err(Error::InvalidAddress {
+                addr: remote.to_string(),
+                why: "a connection needs a unicast address and a port",
+            });
+        }
+        if !self.routable(&dst) {
+            return Err(Error::Unreachable { addr: remote });
+        }
+        let port = self
+            .ephemeral_port()
+            .ok_or(Error::PortsExhausted { addr: remote })?;
+        let mut socket = self.new_tcp();
+        if socket.connect(self.iface.context(), remote, port).is_err() {
+            return Err(Error::Unreachable { addr: remote });
+        }
+        self.ports.insert(port);
+        let shown = Shown::new(self.backend)?;
+        let vpoll = Arc::clone(&shown.vpoll);
+        let handle = self.sockets.add(socket);
+        let stream = Stream {
+            shown,
+            last: tcp::State::SynSent,
+            failure: None,
+            shut_rd: false,
+        };
+        self.insert(handle, Slot::Stream(stream));
+        self.update_stream(handle);
+        Ok((handle, vpoll))
+    }
+
+    /// The program dropped its stream: close it the way the kernel does
+    /// (reset if it left data unread, FIN otherwise), then forget it.
+    pub fn release_stream(&mut self, handle: SocketHandle) {
+        let socket = self.sockets.get_mut::<tcp::Socket>(handle);
+        if socket.can_recv() {
+            socket.abort();
+        } else {
+            socket.close();
+        }
+        let closed = socket.state() == tcp::State::Closed;
+        if closed {
+            self.remove(handle);
+        } else if let Some((slot, _)) = self.slots.get_mut(&handle) {
+            *slot = Slot::Orphan;
+            self.rearm(handle);
+        }
+    }
+
+    fn new_tcp(&self) -> tcp::Socket<'static> {
+        let mut socket = tcp::Socket::new(
+            tcp::SocketBuffer::new(vec![0; self.buffers.tcp_rx]),
+            tcp::SocketBuffer::new(vec![0; self.buffers.tcp_tx]),
+        );
+        // Small writes go out at once, as programs written for kernel
+        // sockets with TCP_NODELAY expect of a request/response exchange.
+        socket.set_nagle_enabled(false);
+        socket
+    }
+
+    fn ephemeral_port(&mut self) -> Option<u16> {
+        let span = usize::from(EPHEMERAL.end() - EPHEMERAL.start()) + 1;
+        for _ in 0..span {
+            let port = self.next_port;
+            self.next_port = if port == *EPHEMERAL.end() {
+                *EPHEMERAL.start()
+            } else {
+                port + 1
+            };
+            if !self.ports.contains(&port) {
+                return Some(port);
+            }
+        }
+        None
+    }
+
+    /// Whether the stack has an address in `dst`'s network or a gateway of
+    /// its family.
+    fn routable(&self, dst: &IpAddress) -> bool {
+        let same_family = |a: &IpAddress| a.version() == dst.version();
+        self.iface
+            .ip_addrs()
+            .iter()
+            .any(|cidr| cidr.contains_addr(dst))
+            || self.gateways.iter().any(same_family)
+    }
+
+    /// Whether `addr` may be bound: unspecified, or one of the stack's.
+    fn check_local(&self, addr: SocketAddr) -> Result<()> {
+        if addr.ip().is_unspecified() || self.iface.has_ip_addr(addr.ip()) {
+            Ok(())
+        } else {
+            Err(Error::AddrNotAvailable { addr })
+        }
+    }
+
+    // --- listeners ---------------------------------------------------------
+
+    pub fn listen(&mut self, addr: SocketAddr, backlog: usize) -> Result<(usize, Arc<Vpoll>)> {
+        if self.stopped {
+            return Err(Error::StackClosed);
+        }
+        self.check_local(addr)?;
+        if addr.port() == 0 {
+            return Err(Error::InvalidAddress {
+                addr: addr.to_string(),
+                why: "a listener needs a port",
+            });
+        }
+        let taken = self.listeners.values().any(|l| {
+            l.endpoint.port == addr.port()
+                && (l.endpoint.addr.is_none()
+                    || addr.ip().is_unspecified()
+                    || l.endpoint.addr == Some(addr.ip().into()))
+        });
+        if taken {
+            return Err(Error::AddrInUse { addr });
+        }
+        let endpoint = IpListenEndpoint {
+            addr: (!addr.ip().is_unspecified()).then(|| addr.ip().into()),
+            port: addr.port(),
+        };
+        let shown = Shown::new(self.backend)?;
+        let vpoll = Arc::clone(&shown.vpoll);
+        let id = self.next_listener;
+        self.next_listener += 1;
+        self.listeners.insert(
+            id,
+            Listener {
+                shown,
+                endpoint,
+                embryos: Vec::new(),
+                queue: VecDeque::new(),
+                backlog: backlog.max(1),
+            },
+        );
+        self.ports.insert(addr.port());
+        self.update_listener(id);
+        Ok((id, vpoll))
+    }
+
+    /// Moves established connections to the accept queue, keeps one socket
+    /// listening while the backlog has room, and shows the result.
+    fn update_listener(&mut self, id: usize) {
+        let Some(listener) = self.listeners.get_mut(&id) else {
+            return;
+        };
+        let mut listening = false;
+        let mut i = 0;
+        while i < listener.embryos.len() {
+            let handle = listener.embryos[i];
+            let socket = self.sockets.get_mut::<tcp::Socket>(handle);
+            match socket.state() {
+                tcp::State::Listen | tcp::State::SynReceived => {
+                    listening |= socket.state() == tcp::State::Listen;
+                    if let Some((_, waker)) = self.slots.get(&handle) {
+                        socket.register_recv_waker(waker);
+                        socket.register_send_waker(waker);
+                    }
+                    i += 1;
+                }
+                tcp::State::Closed => {
+                    // A handshake that failed: listen again.
+                    let _ = socket.listen(listener.endpoint);
+                    continue;
+                }
+                _ => {
+                    listener.embryos.swap_remove(i);
+                    listener.queue.push_back(handle);
+                }
+            }
+        }
+        let room = listener.queue.len() + listener.embryos.len() < listener.backlog;
+        if !listening && room {
+            let mut socket = tcp::Socket::new(
+                tcp::SocketBuffer::new(vec![0; self.buffers.tcp_rx]),
+                tcp::SocketBuffer::new(vec![0; self.buffers.tcp_tx]),
+            );
+            socket.set_nagle_enabled(false);
+            if socket.listen(listener.endpoint).is_ok() {
+                let handle = self.sockets.add(socket);
+                listener.embryos.push(handle);
+                self.insert(handle, Slot::Member(id));
+            }
+        }
+        if let Some(listener) = self.listeners.get_mut(&id) {
+            let mask = readiness::listener(listener.queue.len());
+            listener.shown.show(mask, &mut self.stats);
+        }
+    }
+
+    /// Takes the oldest established connection of listener `id`.
+    pub fn accept(&mut self, id: usize) -> Result<Option<(SocketHandle, Arc<Vpoll>, SocketAddr)>> {
+        if self.stopped {
+            return Err(Error::StackClosed);
+        }
+        let Some(listener) = self.listeners.get_mut(&id) else {
+            return Err(Error::NotConnected);
+        };
+        let Some(handle) = listener.queue.pop_front() else {
+            return Ok(None);
+        };
+        let shown = Shown::new(self.backend)?;
+        let vpoll = Arc::clone(&shown.vpoll);
+        let socket = self.sockets.get::<tcp::Socket>(handle);
+        let peer = socket
+            .remote_endpoint()
+            .map_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)), SocketAddr::from);
+        let stream = Stream {
+            shown,
+            // As it was when it entered the queue: a reset since then shows.
+            last: tcp::State::Established,
+            failure: None,
+            shut_rd: false,
+        };
+        if let Some((slot, _)) = self.slots.get_mut(&handle) {
+            *slot = Slot::Stream(stream);
+        }
+        self.update_stream(handle);
+        self.update_listener(id);
+        Ok(Some((handle, vpoll, peer)))
+    }
+
+    pub fn release_listener(&mut self, id: usize) {
+        let Some(listener) = self.listeners.remove(&id) else {
+            return;
+        };
+        for handle in listener.embryos.into_iter().chain(listener.queue) {
+            self.sockets.get_mut::<tcp::Socket>(handle).abort();
+            // Sent by the next poll, then removed.
+            if let Some((slot, _)) = self.slots.get_mut(&handle) {
+                *slot = Slot::Orphan;
+            }
+            self.rearm(handle);
+        }
+        self.ports.remove(&listener.endpoint.port);
+    }
+
+    // --- UDP ---------------------------------------------------------------
+
+    pub fn bind_udp(&mut self, addr: SocketAddr) -> Result<(SocketHandle, Arc<Vpoll>, u16)> {
+        if self.stopped {
+            return Err(Error::StackClosed);
+        }
+        self.check_local(addr)?;
+        let port = match addr.port() {
+            0 => self
+                .ephemeral_port()
+                .ok_or(Error::PortsExhausted { addr })?,
+            p if self.udp_port_taken(p) => return Err(Error::AddrInUse { addr }),
+            p => p,
+        };
+        let b = self.buffers;
+        let mut socket = udp::Socket::new(
+            udp::PacketBuffer::new(
+                vec![udp::PacketMetadata::EMPTY; b.udp_packets],
+                vec![0; b.udp_payload],
+            ),
+            udp::PacketBuffer::new(
+                vec![udp::PacketMetadata::EMPTY; b.udp_packets],
+                vec![0; b.udp_payload],
+            ),
+        );
+        let endpoint = IpListenEndpoint {
+            addr: (!addr.ip().is_unspecified()).then(|| addr.ip().into()),
+            port,
+        };
+        socket.bind(endpoint).map_err(|_| Error::InvalidAddress {
+            addr: addr.to_string(),
+            why: "smoltcp refused the binding",
+        })?;
+        let shown = Shown::new(self.backend)?;
+        let vpoll = Arc::clone(&shown.vpoll);
+        let handle = self.sockets.add(socket);
+        self.insert(handle, Slot::Udp(shown));
+        self.update_udp(handle);
+        Ok((handle, vpoll, port))
+    }
+
+    fn udp_port_taken(&self, port: u16) -> bool {
+        self.slots.iter().any(|(h, (slot, _))| {
+            matches!(slot, Slot::Udp(_))
+                && self.sockets.get::<udp::Socket>(*h).endpoint().port == port
+        })
+    }
+
+    pub fn udp(&mut self, handle: SocketHandle) -> Result<&mut udp::Socket<'static>> {
+        if self.stopped {
+            return Err(Error::StackClosed);
+        }
+        Ok(self.sockets.get_mut::<udp::Socket>(handle))
+    }
+
+    pub fn update_udp(&mut self, handle: SocketHandle) {
+        let socket = self.sockets.get_mut::<udp::Socket>(handle);
+        let Some((Slot::Udp(shown), waker)) = self.slots.get_mut(&handle) else {
+            return;
+        };
+        socket.register_recv_waker(waker);
+        socket.register_send_waker(waker);
+        shown.show(readiness::udp(socket), &mut self.stats);
+    }
+
+    pub fn release_udp(&mut self, handle: SocketHandle) {
+        self.remove(handle);
+    }
+
+    // --- the end -----------------------------------------------------------
+
+    /// The stack stops: every fd shows a dead socket, so that every waiter
+    /// wakes and finds [`Error::StackClosed`].
+    pub fn die(&mut self) {
+        self.stopped = true;
+        let stats = &mut self.stats;
+        for (slot, _) in self.slots.values_mut() {
+            match slot {
+                Slot::Stream(Stream { shown, .. }) | Slot::Udp(shown) => {
+                    shown.show(DEAD, stats);
+                }
+                Slot::Orphan | Slot::Member(_) => {}
+            }
+        }
+        for listener in self.listeners.values_mut() {
+            listener.shown.show(DEAD, stats);
+        }
+    }
+}
+
+/// A smoltcp endpoint as a `std` address.
+pub(crate) fn socket_addr(endpoint: IpEndpoint) -> SocketAddr {
+    endpoint.into()
+}
+
+/// An address with its prefix, checked.
+pub(crate) fn cidr(addr: std::net::IpAddr, prefix: u8) -> Result<IpCidr> {
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let bad = |why| Error::InvalidAddress {
+        addr: format!("{addr}/{prefix}"),
+        why,
+    };
+    if prefix > max {
+        return Err(bad("the prefix is longer than the address"));
+    }
+    if addr.is_unspecified() || addr.is_multicast() {
+        return Err(bad("an interface address must be unicast"));
+    }
+    Ok(IpCidr::new(addr.into(), prefix))
+}

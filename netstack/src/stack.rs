@@ -1,0 +1,326 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! The stack: its configuration, and the thread that runs it. The thread
+//! sleeps in `poll` on the link, a wakeup eventfd and smoltcp's next timer:
+//! it never spins.
+
+use std::net::IpAddr;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::eventfd::{EfdFlags, EventFd};
+use smoltcp::iface::{Config, Interface};
+use smoltcp::time::Instant;
+use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr};
+use vpoll::Backend;
+
+use crate::core::{cidr, Buffers, Core, Stats};
+use crate::error::{Error, Result};
+use crate::link::Link;
+
+/// What the stack's thread and the sockets share.
+pub(crate) struct Shared {
+    core: Mutex<Core>,
+    wake: EventFd,
+    /// The link's fd, duplicated: the thread waits on it without the lock
+    /// (holding it while asleep would stall every socket).
+    link_fd: OwnedFd,
+    /// A wakeup is on its way: later kicks need no system call.
+    kicked: AtomicBool,
+    stop: AtomicBool,
+}
+
+impl Shared {
+    pub fn lock(&self) -> MutexGuard<'_, Core> {
+        self.core.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Makes the stack's thread poll soon (data to send, a window to open).
+    pub fn kick(&self) {
+        if !self.kicked.swap(true, Ordering::AcqRel) {
+            // Can only fail if the counter would overflow, and then the
+            // thread is woken anyway.
+            let _ = self.wake.write(1);
+        }
+    }
+}
+
+/// Builds a [`Stack`].
+///
+/// ```
+/// use vpoll_netstack::{Link, Stack};
+/// let (a, _b) = Link::pair()?;
+/// let stack = Stack::builder(a)
+///     .address("10.0.0.1".parse().unwrap(), 24)
+///     .address("fd00::1".parse().unwrap(), 64)
+///     .start()?;
+/// assert_eq!(stack.addresses().len(), 2);
+/// # Ok::<(), vpoll_netstack::Error>(())
+/// ```
+#[derive(Debug)]
+#[must_use = "a builder does nothing until started"]
+pub struct Builder {
+    link: Link,
+    addresses: Vec<(IpAddr, u8)>,
+    gateways: Vec<IpAddr>,
+    mac: Option<[u8; 6]>,
+    backend: Option<Backend>,
+    buffers: Buffers,
+}
+
+impl Builder {
+    /// Adds an interface address with its prefix length (up to four).
+    pub fn address(mut self, addr: IpAddr, prefix: u8) -> Builder {
+        self.addresses.push((addr, prefix));
+        self
+    }
+
+    /// Adds a default route through `gateway` (one per IP version).
+    pub fn gateway(mut self, gateway: IpAddr) -> Builder {
+        self.gateways.push(gateway);
+        self
+    }
+
+    /// The Ethernet address (default: a locally administered one, different
+    /// for each stack).
+    pub fn mac(mut self, mac: [u8; 6]) -> Builder {
+        self.mac = Some(mac);
+        self
+    }
+
+    /// The vpoll backend of every socket's fd (default: the first that works,
+    /// or `VPOLL_BACKEND`).
+    pub fn backend(mut self, backend: Backend) -> Builder {
+        self.backend = Some(backend);
+        self
+    }
+
+    /// Each TCP socket's receive and send buffer, in bytes (default 64 KiB).
+    pub fn tcp_buffers(mut self, rx: usize, tx: usize) -> Builder {
+        self.buffers.tcp_rx = rx.max(1);
+        self.buffers.tcp_tx = tx.max(1);
+        self
+    }
+
+    /// Configures the interface and starts the stack's thread.
+    pub fn start(self) -> Result<Stack> {
+        let Builder {
+            mut link,
+            addresses,
+            gateways,
+            mac,
+            backend,
+            buffers,
+        } = self;
+        let cidrs = addresses
+            .iter()
+            .map(|&(a, p)| cidr(a, p))
+            .collect::<Result<Vec<IpCidr>>>()?;
+        if cidrs.len() > 4 {
+            return Err(Error::InvalidAddress {
+                addr: format!("{} addresses", cidrs.len()),
+                why: "a stack has at most four addresses",
+            });
+        }
+        let seed = seed();
+        let mac = mac.unwrap_or_else(|| {
+            let b = seed.to_le_bytes();
+            [0x02, 0x76, b[0], b[1], b[2], b[3]]
+        });
+        let hw = EthernetAddress(mac);
+        if !hw.is_unicast() {
+            return Err(Error::InvalidAddress {
+                addr: hw.to_string(),
+                why: "an Ethernet address must be unicast",
+            });
+        }
+        let mut config = Config::new(HardwareAddress::Ethernet(hw));
+        config.random_seed = seed;
+        let mut iface = Interface::new(config, &mut link, now());
+        iface.update_ip_addrs(|addrs| {
+            for c in &cidrs {
+                // Cannot fail: at most four, checked above.
+                let _ = addrs.push(*c);
+            }
+        });
+        let mut routed = Vec::new();
+        for gw in &gateways {
+            let on_link = cidrs.iter().any(|c| c.contains_addr(&IpAddress::from(*gw)));
+            let added = match gw {
+                IpAddr::V4(v4) if on_link => iface.routes_mut().add_default_ipv4_route(*v4).is_ok(),
+                IpAddr::V6(v6) if on_link => iface.routes_mut().add_default_ipv6_route(*v6).is_ok(),
+                _ => false,
+            };
+            if !added {
+                return Err(Error::InvalidAddress {
+                    addr: gw.to_string(),
+                    why: "a gateway must be in one of the stack's networks, one per IP version",
+                });
+            }
+            routed.push(IpAddress::from(*gw));
+        }
+        let wake =
+            EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK).map_err(|e| {
+                Error::Io {
+                    what: "eventfd",
+                    source: e.into(),
+                }
+            })?;
+        let link_fd = link
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|source| Error::Link {
+                what: "dup",
+                source,
+            })?;
+        let shared = Arc::new(Shared {
+            core: Mutex::new(Core::new(iface, link, routed, backend, buffers, seed)),
+            wake,
+            link_fd,
+            kicked: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+        });
+        let thread = std::thread::Builder::new()
+            .name("vpoll-netstack".into())
+            .spawn({
+                let shared = Arc::clone(&shared);
+                move || run(&shared)
+            })
+            .map_err(|source| Error::Io {
+                what: "spawning the stack's thread",
+                source,
+            })?;
+        Ok(Stack {
+            shared,
+            thread: Some(thread),
+            cidrs,
+        })
+    }
+}
+
+/// A user-level TCP/IP stack on one Ethernet link, run by its own thread.
+/// Its sockets ([`TcpListener`](crate::TcpListener),
+/// [`TcpStream`](crate::TcpStream), [`UdpSocket`](crate::UdpSocket)) are
+/// file descriptors that poll, epoll, mio and tokio wait on as on kernel
+/// sockets. Dropping the stack stops it: its sockets then report
+/// `ERR|HUP` and fail with [`Error::StackClosed`].
+pub struct Stack {
+    pub(crate) shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+    cidrs: Vec<IpCidr>,
+}
+
+impl std::fmt::Debug for Stack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stack")
+            .field("addresses", &self.addresses())
+            .finish()
+    }
+}
+
+impl Stack {
+    /// A stack on `link`; give it addresses and [`start`](Builder::start) it.
+    pub fn builder(link: Link) -> Builder {
+        Builder {
+            link,
+            addresses: Vec::new(),
+            gateways: Vec::new(),
+            mac: None,
+            backend: None,
+            buffers: Buffers {
+                tcp_rx: 64 << 10,
+                tcp_tx: 64 << 10,
+                udp_payload: 64 << 10,
+                udp_packets: 64,
+            },
+        }
+    }
+
+    /// The interface's addresses with their prefix lengths.
+    pub fn addresses(&self) -> Vec<(IpAddr, u8)> {
+        self.cidrs
+            .iter()
+            .map(|c| (IpAddr::from(c.address()), c.prefix_len()))
+            .collect()
+    }
+
+    /// Counters of the stack's work so far.
+    pub fn stats(&self) -> Stats {
+        self.shared.lock().stats
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Release);
+        let _ = self.shared.wake.write(1);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The stack's thread.
+fn run(shared: &Shared) {
+    loop {
+        let (blocked, timeout) = {
+            let mut core = shared.lock();
+            if shared.stop.load(Ordering::Acquire) {
+                core.die();
+                return;
+            }
+            shared.kicked.store(false, Ordering::Release);
+            let now = now();
+            let more = core.poll(now);
+            let timeout = if more {
+                PollTimeout::ZERO
+            } else {
+                match core.delay(now) {
+                    None => PollTimeout::NONE,
+                    Some(d) => {
+                        // Rounded up: waking a millisecond early would spin.
+                        let ms = d.total_micros().div_ceil(1000);
+                        PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
+                    }
+                }
+            };
+            (core.link.is_blocked(), timeout)
+        };
+        let mut link_events = PollFlags::POLLIN;
+        if blocked {
+            link_events |= PollFlags::POLLOUT;
+        }
+        let mut fds = [
+            PollFd::new(shared.link_fd.as_fd(), link_events),
+            PollFd::new(shared.wake.as_fd(), PollFlags::POLLIN),
+        ];
+        // EINTR and the like: go round and poll again.
+        let _ = poll(&mut fds, timeout);
+        if fds[1].any().unwrap_or(false) {
+            let _ = shared.wake.read();
+        }
+    }
+}
+
+fn now() -> Instant {
+    Instant::now()
+}
+
+/// A seed different for every stack: TCP's initial sequence numbers and the
+/// default MAC come from it.
+fn seed() -> u64 {
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    static COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNT.fetch_add(1, Ordering::Relaxed);
+    // splitmix64 of the mix: neighbouring stacks get unrelated seeds.
+    let mut z = t ^ (u64::from(std::process::id()) << 32) ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}

@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! Two stacks joined by a link, and ways to look at a socket's fd.
+
+#![allow(dead_code)]
+
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::{AsFd, AsRawFd};
+use std::time::Duration;
+
+use vpoll_netstack::{Backend, Events, Link, Stack};
+
+pub const A4: &str = "10.9.0.1";
+pub const B4: &str = "10.9.0.2";
+pub const A6: &str = "fd09::1";
+pub const B6: &str = "fd09::2";
+
+/// The backend under test: `VPOLL_BACKEND`, or the one the library picks.
+pub fn backend() -> Backend {
+    Backend::from_env()
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| vpoll::Vpoll::new().expect("a vpoll backend").backend())
+}
+
+/// Two stacks, `a` (10.9.0.1, fd09::1) and `b` (.2), back to back.
+pub fn pair() -> (Stack, Stack) {
+    pair_with(|b| b)
+}
+
+pub fn pair_with(f: impl Fn(vpoll_netstack::Builder) -> vpoll_netstack::Builder) -> (Stack, Stack) {
+    let (la, lb) = Link::pair().unwrap();
+    let a = f(Stack::builder(la)
+        .address(A4.parse().unwrap(), 24)
+        .address(A6.parse().unwrap(), 64)
+        .backend(backend()))
+    .start()
+    .unwrap();
+    let b = f(Stack::builder(lb)
+        .address(B4.parse().unwrap(), 24)
+        .address(B6.parse().unwrap(), 64)
+        .backend(backend()))
+    .start()
+    .unwrap();
+    (a, b)
+}
+
+pub fn addr(ip: &str, port: u16) -> SocketAddr {
+    SocketAddr::new(ip.parse::<IpAddr>().unwrap(), port)
+}
+
+/// The events tests compare: companions (`RDNORM`, `WRBAND`, …) differ by
+/// backend as they do between kernel socket families.
+pub const MAIN: Events = Events::IN
+    .union(Events::PRI)
+    .union(Events::OUT)
+    .union(Events::ERR)
+    .union(Events::HUP)
+    .union(Events::RDHUP);
+
+/// What poll(2) on `fd` reports of [`MAIN`] within `timeout_ms`.
+fn poll_main(fd: &impl AsFd, ask: Events, timeout_ms: i32) -> Events {
+    let mut p = libc::pollfd {
+        fd: fd.as_fd().as_raw_fd(),
+        events: ask.bits() as i16,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, for the call's duration.
+    let n = unsafe { libc::poll(&mut p, 1, timeout_ms) };
+    assert!(n >= 0, "poll: {}", std::io::Error::last_os_error());
+    Events::from_bits_truncate(p.revents as u16 as u32) & MAIN
+}
+
+/// What poll(2) reports on `fd` now.
+pub fn revents(fd: &impl AsFd) -> Events {
+    poll_main(fd, MAIN, 0)
+}
+
+/// Waits up to 10 s for poll(2) on `fd` to report all of `want`; returns
+/// what it reported last.
+pub fn wait_for(fd: &impl AsFd, want: Events) -> Events {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = revents(fd);
+        if now.contains(want) || std::time::Instant::now() > deadline {
+            return now;
+        }
+        poll_main(fd, want, 100);
+    }
+}
+
+/// What the backend can show of `mask` (the emulation has no `ERR`).
+pub fn shown(mask: Events) -> Events {
+    mask & backend().deliverable() & MAIN
+}
+
+/// Open fds of this process.
+pub fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}

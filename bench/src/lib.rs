@@ -7,5 +7,6 @@
 
 pub mod fd;
 pub mod measure;
+pub mod netstack;
 pub mod record;
 pub mod report;

@@ -18,11 +18,12 @@ use smoltcp::iface::{Interface, PollIngressSingleResult, PollResult, SocketHandl
 use smoltcp::socket::{tcp, udp};
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{IpAddress, IpCidr, IpEndpoint, IpListenEndpoint};
-use vpoll::{Backend, Events, Op, Vpoll};
+use vpoll::{Backend, Events};
 
 use crate::error::{Error, Result};
 use crate::link::Link;
 use crate::readiness::{self, DEAD};
+use crate::shown::{Counters, Shown};
 
 /// Ephemeral ports, as Linux's default `ip_local_port_range` hands them out.
 const EPHEMERAL: std::ops::RangeInclusive<u16> = 32768..=60999;
@@ -36,62 +37,6 @@ pub(crate) struct Buffers {
     pub tcp_tx: usize,
     pub udp_payload: usize,
     pub udp_packets: usize,
-}
-
-/// Counters a program (and the tests) can read: [`Stack::stats`](crate::Stack::stats).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Stats {
-    /// Masks changed on vpoll fds (one system call each).
-    pub mask_updates: u64,
-    /// Mask changes the vpoll fd refused (kept pending and retried).
-    pub mask_failures: u64,
-    /// Events a backend could not show (`ERR` on the emulation), summed over changes.
-    pub events_not_shown: u64,
-    /// Sockets whose readiness was recomputed after smoltcp woke them.
-    pub sockets_settled: u64,
-}
-
-/// A vpoll fd and the mask last asked of it.
-pub(crate) struct Shown {
-    pub vpoll: Arc<Vpoll>,
-    mask: Events,
-}
-
-impl Shown {
-    fn new(backend: Option<Backend>) -> Result<Shown> {
-        let vpoll = match backend {
-            Some(b) => Vpoll::builder().backend(b).build()?,
-            None => Vpoll::new()?,
-        };
-        Ok(Shown {
-            vpoll: Arc::new(vpoll),
-            mask: Events::empty(),
-        })
-    }
-
-    /// Makes the fd show `mask`, with one system call if it changed and none
-    /// if not.
-    fn show(&mut self, mask: Events, stats: &mut Stats) {
-        if mask == self.mask {
-            return;
-        }
-        let (raise, clear) = (mask - self.mask, self.mask - mask);
-        let (op, events) = match (raise.is_empty(), clear.is_empty()) {
-            (false, true) => (Op::Add, raise),
-            (true, false) => (Op::Del, clear),
-            _ => (Op::Set, mask),
-        };
-        match self.vpoll.apply_deliverable(op, events) {
-            Ok(applied) => {
-                self.mask = mask;
-                stats.mask_updates += 1;
-                stats.events_not_shown += u64::from(applied.dropped.bits().count_ones());
-            }
-            // Left as it was: the next change of this socket tries again.
-            Err(_) => stats.mask_failures += 1,
-        }
-    }
 }
 
 /// Why a connection ended abnormally, until the program takes it.
@@ -112,7 +57,7 @@ impl Failure {
 
 /// A connection a program holds.
 pub(crate) struct Stream {
-    pub shown: Shown,
+    pub shown: Arc<Shown>,
     /// The state last seen, to tell a reset from a close.
     last: tcp::State,
     pub failure: Option<Failure>,
@@ -122,7 +67,7 @@ pub(crate) struct Stream {
 /// A listening socket: smoltcp listens with one socket per connection, so a
 /// listener is a set of them, one kept listening while the backlog has room.
 pub(crate) struct Listener {
-    pub shown: Shown,
+    pub shown: Arc<Shown>,
     endpoint: IpListenEndpoint,
     /// Sockets listening or in the middle of a handshake.
     embryos: Vec<SocketHandle>,
@@ -138,7 +83,7 @@ enum Slot {
     Orphan,
     /// One of a listener's sockets.
     Member(usize),
-    Udp(Shown),
+    Udp(Arc<Shown>),
 }
 
 /// Puts its socket on the dirty list when smoltcp wakes it.
@@ -175,8 +120,14 @@ pub(crate) struct Core {
     gateways: Vec<IpAddress>,
     backend: Option<Backend>,
     buffers: Buffers,
-    pub stats: Stats,
+    pub counters: Arc<Counters>,
     pub stopped: bool,
+    /// Inside [`poll`](Core::poll): mask changes wait in `pending` for the
+    /// stack's thread to apply them once it has let go of the lock.
+    deferring: bool,
+    pending: Vec<Arc<Shown>>,
+    /// Some socket's mask changed since the last [`take_pending`](Core::take_pending).
+    changed: bool,
 }
 
 impl Core {
@@ -203,15 +154,20 @@ impl Core {
             gateways,
             backend,
             buffers,
-            stats: Stats::default(),
+            counters: Arc::new(Counters::default()),
             stopped: false,
+            deferring: false,
+            pending: Vec::new(),
+            changed: false,
         }
     }
 
     /// Handles what arrived, sends what is due, and brings the masks of the
-    /// sockets this touched up to date. Returns whether packets may still
-    /// wait (the burst was used up).
-    pub fn poll(&mut self, now: Instant) -> bool {
+    /// sockets this touched up to date. Returns how long the stack may sleep
+    /// before smoltcp's next timer (zero if packets may still wait: the
+    /// burst was used up; `None`: until something happens).
+    pub fn poll(&mut self, now: Instant) -> Option<Duration> {
+        self.deferring = true;
         self.iface.poll_maintenance(now);
         let mut more = true;
         for _ in 0..INGRESS_BURST {
@@ -224,24 +180,74 @@ impl Core {
                     break;
                 }
                 // A listener must have a listening socket again before the
-                // next SYN: settle after every packet.
-                _ => self.settle(),
+                // next SYN: its sockets settle after every packet.
+                _ => self.settle_listeners(),
             }
         }
         while self
             .iface
             .poll_egress(now, &mut self.link, &mut self.sockets)
             == PollResult::SocketStateChanged
-        {
-            self.settle();
-        }
+        {}
+        // smoltcp's look at every socket's timers comes before the masks
+        // change; settling comes last, so that a program woken by a mask
+        // finds the stack letting go of the lock, not in the middle of its
+        // work.
+        let delay = if more {
+            Some(Duration::ZERO)
+        } else {
+            self.iface.poll_delay(now, &self.sockets)
+        };
         self.settle();
-        more
+        self.deferring = false;
+        delay
     }
 
-    /// How long the stack may sleep before smoltcp's next timer.
-    pub fn delay(&mut self, now: Instant) -> Option<Duration> {
-        self.iface.poll_delay(now, &self.sockets)
+    /// The mask changes [`poll`](Core::poll) left for the caller to apply
+    /// after releasing the lock, and whether any mask changed.
+    pub fn take_pending(&mut self, into: &mut Vec<Arc<Shown>>) -> bool {
+        into.append(&mut self.pending);
+        std::mem::take(&mut self.changed)
+    }
+
+    /// Makes `shown` show `mask`: at once, or after the lock when polling.
+    fn show(
+        shown: &Arc<Shown>,
+        mask: Events,
+        deferring: bool,
+        pending: &mut Vec<Arc<Shown>>,
+        changed: &mut bool,
+        counters: &Counters,
+    ) {
+        if shown.want(mask) {
+            *changed = true;
+            if deferring {
+                pending.push(Arc::clone(shown));
+            } else {
+                shown.apply(counters);
+            }
+        }
+    }
+
+    /// Settles the listeners' sockets among the dirty ones; the others wait
+    /// for [`settle`](Core::settle).
+    fn settle_listeners(&mut self) {
+        if self.listeners.is_empty() {
+            return;
+        }
+        let mut dirty = std::mem::take(&mut *lock(&self.dirty));
+        let mut members = Vec::new();
+        dirty.retain(|h| {
+            let member = matches!(self.slots.get(h), Some((Slot::Member(_), _)));
+            if member {
+                members.push(*h);
+            }
+            !member
+        });
+        lock(&self.dirty).append(&mut dirty);
+        for handle in members {
+            self.settle_one(handle);
+        }
     }
 
     /// Recomputes the masks of the sockets smoltcp woke.
@@ -263,7 +269,9 @@ impl Core {
     }
 
     fn settle_one(&mut self, handle: SocketHandle) {
-        self.stats.sockets_settled += 1;
+        self.counters
+            .sockets_settled
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         match self.slots.get(&handle) {
             Some((Slot::Stream(_), _)) => self.update_stream(handle),
             Some((Slot::Udp(_), _)) => self.update_udp(handle),
@@ -353,11 +361,18 @@ impl Core {
         }
         stream.last = state;
         let mask = readiness::stream(socket, stream.failure.is_some(), stream.shut_rd);
-        stream.shown.show(mask, &mut self.stats);
+        Core::show(
+            &stream.shown,
+            mask,
+            self.deferring,
+            &mut self.pending,
+            &mut self.changed,
+            &self.counters,
+        );
     }
 
     /// Starts a connection to `remote`.
-    pub fn connect(&mut self, remote: SocketAddr) -> Result<(SocketHandle, Arc<Vpoll>)> {
+    pub fn connect(&mut self, remote: SocketAddr) -> Result<(SocketHandle, Arc<Shown>)> {
         if self.stopped {
             return Err(Error::StackClosed);
         }
@@ -379,8 +394,8 @@ impl Core {
             return Err(Error::Unreachable { addr: remote });
         }
         self.ports.insert(port);
-        let shown = Shown::new(self.backend)?;
-        let vpoll = Arc::clone(&shown.vpoll);
+        let shown = Arc::new(Shown::new(self.backend)?);
+        let vpoll = Arc::clone(&shown);
         let handle = self.sockets.add(socket);
         let stream = Stream {
             shown,
@@ -460,7 +475,7 @@ impl Core {
 
     // --- listeners ---------------------------------------------------------
 
-    pub fn listen(&mut self, addr: SocketAddr, backlog: usize) -> Result<(usize, Arc<Vpoll>)> {
+    pub fn listen(&mut self, addr: SocketAddr, backlog: usize) -> Result<(usize, Arc<Shown>)> {
         if self.stopped {
             return Err(Error::StackClosed);
         }
@@ -484,8 +499,8 @@ impl Core {
             addr: (!addr.ip().is_unspecified()).then(|| addr.ip().into()),
             port: addr.port(),
         };
-        let shown = Shown::new(self.backend)?;
-        let vpoll = Arc::clone(&shown.vpoll);
+        let shown = Arc::new(Shown::new(self.backend)?);
+        let vpoll = Arc::clone(&shown);
         let id = self.next_listener;
         self.next_listener += 1;
         self.listeners.insert(
@@ -549,12 +564,19 @@ impl Core {
         }
         if let Some(listener) = self.listeners.get_mut(&id) {
             let mask = readiness::listener(listener.queue.len());
-            listener.shown.show(mask, &mut self.stats);
+            Core::show(
+                &listener.shown,
+                mask,
+                self.deferring,
+                &mut self.pending,
+                &mut self.changed,
+                &self.counters,
+            );
         }
     }
 
     /// Takes the oldest established connection of listener `id`.
-    pub fn accept(&mut self, id: usize) -> Result<Option<(SocketHandle, Arc<Vpoll>, SocketAddr)>> {
+    pub fn accept(&mut self, id: usize) -> Result<Option<(SocketHandle, Arc<Shown>, SocketAddr)>> {
         if self.stopped {
             return Err(Error::StackClosed);
         }
@@ -564,8 +586,8 @@ impl Core {
         let Some(handle) = listener.queue.pop_front() else {
             return Ok(None);
         };
-        let shown = Shown::new(self.backend)?;
-        let vpoll = Arc::clone(&shown.vpoll);
+        let shown = Arc::new(Shown::new(self.backend)?);
+        let vpoll = Arc::clone(&shown);
         let socket = self.sockets.get::<tcp::Socket>(handle);
         let peer = socket
             .remote_endpoint()
@@ -602,7 +624,7 @@ impl Core {
 
     // --- UDP ---------------------------------------------------------------
 
-    pub fn bind_udp(&mut self, addr: SocketAddr) -> Result<(SocketHandle, Arc<Vpoll>, u16)> {
+    pub fn bind_udp(&mut self, addr: SocketAddr) -> Result<(SocketHandle, Arc<Shown>, u16)> {
         if self.stopped {
             return Err(Error::StackClosed);
         }
@@ -633,8 +655,8 @@ impl Core {
             addr: addr.to_string(),
             why: "smoltcp refused the binding",
         })?;
-        let shown = Shown::new(self.backend)?;
-        let vpoll = Arc::clone(&shown.vpoll);
+        let shown = Arc::new(Shown::new(self.backend)?);
+        let vpoll = Arc::clone(&shown);
         let handle = self.sockets.add(socket);
         self.insert(handle, Slot::Udp(shown));
         self.update_udp(handle);
@@ -662,7 +684,14 @@ impl Core {
         };
         socket.register_recv_waker(waker);
         socket.register_send_waker(waker);
-        shown.show(readiness::udp(socket), &mut self.stats);
+        Core::show(
+            shown,
+            readiness::udp(socket),
+            self.deferring,
+            &mut self.pending,
+            &mut self.changed,
+            &self.counters,
+        );
     }
 
     pub fn release_udp(&mut self, handle: SocketHandle) {
@@ -675,17 +704,14 @@ impl Core {
     /// wakes and finds [`Error::StackClosed`].
     pub fn die(&mut self) {
         self.stopped = true;
-        let stats = &mut self.stats;
-        for (slot, _) in self.slots.values_mut() {
-            match slot {
-                Slot::Stream(Stream { shown, .. }) | Slot::Udp(shown) => {
-                    shown.show(DEAD, stats);
-                }
-                Slot::Orphan | Slot::Member(_) => {}
+        let streams = self.slots.values().filter_map(|(slot, _)| match slot {
+            Slot::Stream(Stream { shown, .. }) | Slot::Udp(shown) => Some(shown),
+            Slot::Orphan | Slot::Member(_) => None,
+        });
+        for shown in streams.chain(self.listeners.values().map(|l| &l.shown)) {
+            if shown.want(DEAD) {
+                shown.apply(&self.counters);
             }
-        }
-        for listener in self.listeners.values_mut() {
-            listener.shown.show(DEAD, stats);
         }
     }
 }

@@ -48,6 +48,7 @@ mod core;
 mod error;
 mod link;
 mod readiness;
+mod shown;
 mod socket;
 mod stack;
 mod sys;
@@ -56,9 +57,9 @@ mod tcp;
 pub mod tokio;
 mod udp;
 
-pub use crate::core::Stats;
 pub use error::{Error, Result};
 pub use link::{Link, DEFAULT_MTU};
+pub use shown::Stats;
 pub use stack::{Builder, Stack};
 pub use tcp::{TcpListener, TcpStream, DEFAULT_BACKLOG};
 pub use udp::UdpSocket;

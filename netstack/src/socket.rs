@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use vpoll::Vpoll;
 
 use crate::error::{Error, Result};
+use crate::shown::Shown;
 use crate::stack::Shared;
 
 /// What a blocking call waits for.
@@ -24,17 +24,17 @@ pub(crate) enum Want {
 
 pub(crate) struct SocketFd {
     pub shared: Arc<Shared>,
-    pub vpoll: Arc<Vpoll>,
+    pub shown: Arc<Shown>,
     nonblocking: AtomicBool,
     read_timeout: Mutex<Option<Duration>>,
     write_timeout: Mutex<Option<Duration>>,
 }
 
 impl SocketFd {
-    pub fn new(shared: Arc<Shared>, vpoll: Arc<Vpoll>) -> SocketFd {
+    pub fn new(shared: Arc<Shared>, shown: Arc<Shown>) -> SocketFd {
         SocketFd {
             shared,
-            vpoll,
+            shown,
             nonblocking: AtomicBool::new(false),
             read_timeout: Mutex::new(None),
             write_timeout: Mutex::new(None),
@@ -106,7 +106,7 @@ impl SocketFd {
                 PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
             }
         };
-        let mut fds = [PollFd::new(self.vpoll.as_fd(), events)];
+        let mut fds = [PollFd::new(self.shown.vpoll.as_fd(), events)];
         match poll(&mut fds, timeout) {
             Ok(0) => Err(Error::TimedOut),
             Ok(_) | Err(Errno::EINTR) => Ok(()),

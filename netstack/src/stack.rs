@@ -18,9 +18,10 @@ use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr};
 use vpoll::Backend;
 
-use crate::core::{cidr, Buffers, Core, Stats};
+use crate::core::{cidr, Buffers, Core};
 use crate::error::{Error, Result};
 use crate::link::Link;
+use crate::shown::{Counters, Stats};
 
 /// What the stack's thread and the sockets share.
 pub(crate) struct Shared {
@@ -32,6 +33,9 @@ pub(crate) struct Shared {
     /// A wakeup is on its way: later kicks need no system call.
     kicked: AtomicBool,
     stop: AtomicBool,
+    counters: Arc<Counters>,
+    /// With [`Builder::activity_fd`]: the design vpoll replaces.
+    activity: Option<EventFd>,
 }
 
 impl Shared {
@@ -70,6 +74,7 @@ pub struct Builder {
     mac: Option<[u8; 6]>,
     backend: Option<Backend>,
     buffers: Buffers,
+    activity: bool,
 }
 
 impl Builder {
@@ -106,6 +111,12 @@ impl Builder {
         self
     }
 
+    /// Also keep an [`activity_fd`](Stack::activity_fd).
+    pub fn activity_fd(mut self, on: bool) -> Builder {
+        self.activity = on;
+        self
+    }
+
     /// Configures the interface and starts the stack's thread.
     pub fn start(self) -> Result<Stack> {
         let Builder {
@@ -115,6 +126,7 @@ impl Builder {
             mac,
             backend,
             buffers,
+            activity,
         } = self;
         let cidrs = addresses
             .iter()
@@ -177,8 +189,16 @@ impl Builder {
                 what: "dup",
                 source,
             })?;
+        let core = Core::new(iface, link, routed, backend, buffers, seed);
+        let counters = Arc::clone(&core.counters);
+        let activity = match activity {
+            true => Some(eventfd()?),
+            false => None,
+        };
         let shared = Arc::new(Shared {
-            core: Mutex::new(Core::new(iface, link, routed, backend, buffers, seed)),
+            core: Mutex::new(core),
+            counters,
+            activity,
             wake,
             link_fd,
             kicked: AtomicBool::new(false),
@@ -231,6 +251,7 @@ impl Stack {
             gateways: Vec::new(),
             mac: None,
             backend: None,
+            activity: false,
             buffers: Buffers {
                 tcp_rx: 64 << 10,
                 tcp_tx: 64 << 10,
@@ -248,9 +269,19 @@ impl Stack {
             .collect()
     }
 
+    /// With [`Builder::activity_fd`]: an eventfd the stack's thread makes
+    /// readable whenever a packet or a timer changed some socket's
+    /// readiness. This is the design a stack without vpoll must use (wake,
+    /// then ask every socket); it is here for programs built that way and to
+    /// measure what vpoll saves (`N1` in BENCHMARKS.md). Read it to rearm.
+    pub fn activity_fd(&self) -> Option<std::os::fd::OwnedFd> {
+        let fd = self.shared.activity.as_ref()?;
+        fd.as_fd().try_clone_to_owned().ok()
+    }
+
     /// Counters of the stack's work so far.
     pub fn stats(&self) -> Stats {
-        self.shared.lock().stats
+        self.shared.counters.stats()
     }
 }
 
@@ -266,30 +297,34 @@ impl Drop for Stack {
 
 /// The stack's thread.
 fn run(shared: &Shared) {
+    let mut pending = Vec::new();
     loop {
-        let (blocked, timeout) = {
+        let (blocked, timeout, changed) = {
             let mut core = shared.lock();
             if shared.stop.load(Ordering::Acquire) {
                 core.die();
                 return;
             }
             shared.kicked.store(false, Ordering::Release);
-            let now = now();
-            let more = core.poll(now);
-            let timeout = if more {
-                PollTimeout::ZERO
-            } else {
-                match core.delay(now) {
-                    None => PollTimeout::NONE,
-                    Some(d) => {
-                        // Rounded up: waking a millisecond early would spin.
-                        let ms = d.total_micros().div_ceil(1000);
-                        PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
-                    }
+            let timeout = match core.poll(now()) {
+                None => PollTimeout::NONE,
+                Some(d) => {
+                    // Rounded up: waking a millisecond early would spin.
+                    let ms = d.total_micros().div_ceil(1000);
+                    PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
                 }
             };
-            (core.link.is_blocked(), timeout)
+            let changed = core.take_pending(&mut pending);
+            (core.link.is_blocked(), timeout, changed)
         };
+        // The masks change now that the lock is free: a program they wake
+        // can take it at once.
+        for shown in pending.drain(..) {
+            shown.apply(&shared.counters);
+        }
+        if let (true, Some(activity)) = (changed, &shared.activity) {
+            let _ = activity.write(1);
+        }
         let mut link_events = PollFlags::POLLIN;
         if blocked {
             link_events |= PollFlags::POLLOUT;
@@ -304,6 +339,13 @@ fn run(shared: &Shared) {
             let _ = shared.wake.read();
         }
     }
+}
+
+fn eventfd() -> Result<EventFd> {
+    EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK).map_err(|e| Error::Io {
+        what: "eventfd",
+        source: e.into(),
+    })
 }
 
 fn now() -> Instant {

@@ -92,7 +92,7 @@ impl TcpListener {
 
     /// The vpoll backend that shows its readiness.
     pub fn backend(&self) -> Backend {
-        self.fd.vpoll.backend()
+        self.fd.shown.vpoll.backend()
     }
 }
 
@@ -105,13 +105,13 @@ impl Drop for TcpListener {
 
 impl AsFd for TcpListener {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.vpoll.as_fd()
+        self.fd.shown.vpoll.as_fd()
     }
 }
 
 impl AsRawFd for TcpListener {
     fn as_raw_fd(&self) -> RawFd {
-        self.fd.vpoll.as_raw_fd()
+        self.fd.shown.vpoll.as_raw_fd()
     }
 }
 
@@ -330,7 +330,7 @@ impl TcpStream {
 
     /// The vpoll backend that shows its readiness.
     pub fn backend(&self) -> Backend {
-        self.fd.vpoll.backend()
+        self.fd.shown.vpoll.backend()
     }
 }
 
@@ -379,13 +379,13 @@ impl Write for TcpStream {
 
 impl AsFd for TcpStream {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.vpoll.as_fd()
+        self.fd.shown.vpoll.as_fd()
     }
 }
 
 impl AsRawFd for TcpStream {
     fn as_raw_fd(&self) -> RawFd {
-        self.fd.vpoll.as_raw_fd()
+        self.fd.shown.vpoll.as_raw_fd()
     }
 }
 

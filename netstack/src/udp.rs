@@ -108,7 +108,7 @@ impl UdpSocket {
 
     /// The vpoll backend that shows its readiness.
     pub fn backend(&self) -> Backend {
-        self.fd.vpoll.backend()
+        self.fd.shown.vpoll.backend()
     }
 }
 
@@ -120,13 +120,13 @@ impl Drop for UdpSocket {
 
 impl AsFd for UdpSocket {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.vpoll.as_fd()
+        self.fd.shown.vpoll.as_fd()
     }
 }
 
 impl AsRawFd for UdpSocket {
     fn as_raw_fd(&self) -> RawFd {
-        self.fd.vpoll.as_raw_fd()
+        self.fd.shown.vpoll.as_raw_fd()
     }
 }
 

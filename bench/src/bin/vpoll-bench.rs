@@ -3,7 +3,7 @@
 //! The guest benchmarks (run by `qemu/vm bench` with both modules loaded):
 //!
 //! ```text
-//! vpoll-bench [--runs N] MODE [P1 P2 P3 P4 P5 P7 P9]
+//! vpoll-bench [--runs N] MODE [P1 P2 P3 P4 P5 P7 P9 N1]
 //! ```
 //!
 //! MODE names where it runs (it is copied into every result); with no ids,
@@ -15,6 +15,7 @@ use std::thread;
 use vpoll::{Backend, Events, Vpoll};
 use vpoll_bench::fd::{Kind, Signal};
 use vpoll_bench::measure::{median, ns_per_op};
+use vpoll_bench::netstack;
 use vpoll_bench::record::{Ratio, Subject, Target};
 
 /// Syscall pairs per measurement: enough to dwarf the timer's cost.
@@ -249,13 +250,16 @@ fn main() {
         args.drain(..2);
     }
     let Some(mode) = args.first().cloned() else {
-        eprintln!("usage: vpoll-bench [--runs N] MODE [P1 P2 P3 P4 P5 P7 P9]");
+        eprintln!("usage: vpoll-bench [--runs N] MODE [P1 P2 P3 P4 P5 P7 P9 N1]");
         std::process::exit(2);
     };
     let ids = &args[1..];
     let wanted = |id: &str| ids.is_empty() || ids.iter().any(|i| i == id);
     let b = Bench { mode, runs };
-    raise_fd_limit();
+    // N1 alone raises what it needs itself, so it also runs unprivileged.
+    if ids.is_empty() || ids.iter().any(|i| i != "N1") {
+        raise_fd_limit();
+    }
 
     let ns = "ns/op";
     if wanted("P1") {
@@ -340,6 +344,9 @@ fn main() {
             Some(Target::AtMost(1.02)),
         );
     }
+    if wanted("N1") {
+        n1(&b);
+    }
     // The many-fd measurements last: freeing hundreds of thousands of files
     // keeps the kernel busy for a while, which would count in a later figure.
     if wanted("P4") {
@@ -375,4 +382,58 @@ fn main() {
             Some(Target::AtMost(1.00)),
         );
     }
+}
+
+/// N1: the program's cost per event with N connections on a user-level
+/// stack, vpoll fds against one shared eventfd (see `vpoll_bench::netstack`).
+fn n1(b: &Bench) {
+    const ROUNDS: usize = 2000;
+    // VPOLL_N1_SIZES=10,100,1000 for a machine without room for 40k fds
+    // (the emulation takes two per socket).
+    let sizes: Vec<usize> = std::env::var("VPOLL_N1_SIZES").map_or_else(
+        |_| vec![10, 100, 1000, 10_000],
+        |v| {
+            v.split(',')
+                .map(|n| n.parse().expect("VPOLL_N1_SIZES: numbers"))
+                .collect()
+        },
+    );
+    let costs: Vec<_> = sizes
+        .iter()
+        .map(|&n| {
+            let c = netstack::readiness_at_scale(n, ROUNDS, None)
+                .unwrap_or_else(|e| panic!("N1 with {n} connections: {e}"));
+            (n, c)
+        })
+        .collect();
+    let unit = "ns/event";
+    for &(n, c) in &costs {
+        let big = n == 10_000;
+        b.ratio(
+            (
+                "N1",
+                &format!(
+                    "readiness at scale, {n} connections (user-level TCP), one active: the program's CPU per event"
+                ),
+            ),
+            ("epoll on vpoll fds", &mut || c.vpoll),
+            ("shared eventfd, ask each", &mut || c.shared),
+            unit,
+            big.then_some(Target::AtMost(0.02)),
+        );
+    }
+    let (first, last) = (costs[0], costs[costs.len() - 1]);
+    b.ratio(
+        (
+            "N1",
+            &format!(
+                "flat: vpoll's cost per event at {} vs {} connections",
+                last.0, first.0
+            ),
+        ),
+        (&format!("{} connections", last.0), &mut || last.1.vpoll),
+        (&format!("{} connections", first.0), &mut || first.1.vpoll),
+        unit,
+        Some(Target::AtMost(1.2)),
+    );
 }

@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! A socket's vpoll fd and the mask it should show.
+//!
+//! The mask wanted is decided under the stack's lock; the system call that
+//! makes the fd show it may come after the lock is released (the stack's
+//! thread does so, so that the program its change wakes does not find the
+//! lock still held). Each fd's own small lock orders the calls: whoever
+//! applies, applies the mask wanted *now*, so a late call never shows a stale
+//! mask.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+use vpoll::{Backend, Events, Op, Vpoll};
+
+use crate::error::Result;
+
+/// Counters a program (and the tests) can read: [`Stack::stats`](crate::Stack::stats).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Masks changed on vpoll fds (one system call each).
+    pub mask_updates: u64,
+    /// Mask changes the vpoll fd refused (kept pending and retried).
+    pub mask_failures: u64,
+    /// Events a backend could not show (`ERR` on the emulation), summed over changes.
+    pub events_not_shown: u64,
+    /// Sockets whose readiness was recomputed after smoltcp woke them.
+    pub sockets_settled: u64,
+}
+
+/// [`Stats`], kept where the stack's thread updates them outside the lock.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    mask_updates: AtomicU64,
+    mask_failures: AtomicU64,
+    events_not_shown: AtomicU64,
+    pub sockets_settled: AtomicU64,
+}
+
+impl Counters {
+    pub fn stats(&self) -> Stats {
+        Stats {
+            mask_updates: self.mask_updates.load(Ordering::Relaxed),
+            mask_failures: self.mask_failures.load(Ordering::Relaxed),
+            events_not_shown: self.events_not_shown.load(Ordering::Relaxed),
+            sockets_settled: self.sockets_settled.load(Ordering::Relaxed),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Masks {
+    wanted: Events,
+    applied: Events,
+}
+
+/// A vpoll fd and its masks.
+#[derive(Debug)]
+pub(crate) struct Shown {
+    pub vpoll: Vpoll,
+    masks: Mutex<Masks>,
+}
+
+impl Shown {
+    pub fn new(backend: Option<Backend>) -> Result<Shown> {
+        let vpoll = match backend {
+            Some(b) => Vpoll::builder().backend(b).build()?,
+            None => Vpoll::new()?,
+        };
+        Ok(Shown {
+            vpoll,
+            masks: Mutex::new(Masks::default()),
+        })
+    }
+
+    /// Records `mask` as wanted; says whether the fd must be changed.
+    pub fn want(&self, mask: Events) -> bool {
+        let mut m = self.masks.lock().unwrap_or_else(PoisonError::into_inner);
+        m.wanted = mask;
+        m.applied != mask
+    }
+
+    /// Makes the fd show the mask wanted now, with one system call if it
+    /// differs from what it shows and none if not.
+    pub fn apply(&self, counters: &Counters) {
+        let mut m = self.masks.lock().unwrap_or_else(PoisonError::into_inner);
+        let (want, have) = (m.wanted, m.applied);
+        if want == have {
+            return;
+        }
+        let (raise, clear) = (want - have, have - want);
+        let (op, events) = match (raise.is_empty(), clear.is_empty()) {
+            (false, true) => (Op::Add, raise),
+            (true, false) => (Op::Del, clear),
+            _ => (Op::Set, want),
+        };
+        match self.vpoll.apply_deliverable(op, events) {
+            Ok(done) => {
+                m.applied = want;
+                counters.mask_updates.fetch_add(1, Ordering::Relaxed);
+                counters.events_not_shown.fetch_add(
+                    u64::from(done.dropped.bits().count_ones()),
+                    Ordering::Relaxed,
+                );
+            }
+            // Left as it was: the next change of this socket tries again.
+            Err(_) => {
+                counters.mask_failures.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}

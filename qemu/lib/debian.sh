@@ -81,12 +81,14 @@ debian_unpack() {
     rm -f "$deb"
 }
 
-# debian_fetch: Debian's image, and the config and Module.symvers of its
-# headers package; sets DEB_ABI, DEB_DIR and DEB_VMLINUZ.
+# debian_fetch: Debian's image, its tun.ko (the netstack suite's TAP), and
+# the config and Module.symvers of its headers package; sets DEB_ABI,
+# DEB_DIR, DEB_VMLINUZ and DEB_TUN.
 debian_fetch() {
     debian_version
     DEB_VMLINUZ="$DEB_DIR/vmlinuz"
-    [ -f "$DEB_VMLINUZ" ] && return
+    DEB_TUN="$DEB_DIR/tun.ko"
+    [ -f "$DEB_VMLINUZ" ] && [ -f "$DEB_TUN" ] && return
     log "fetching linux-binary-$DEB_ABI (the image) and linux-headers-$DEB_ABI (config, Module.symvers)"
     rm -rf "$DEB_DIR/unpack"
     debian_unpack "linux-binary-$DEB_ABI" "$DEB_DIR/unpack"
@@ -101,6 +103,16 @@ debian_fetch() {
     [ -n "$image" ] || die "no vmlinuz in linux-binary-$DEB_ABI" "dpkg-deb -c it"
     cp "$image" "$DEB_VMLINUZ.tmp"
     mv "$DEB_VMLINUZ.tmp" "$DEB_VMLINUZ"
+    # Debian builds TUN as a module, compressed; busybox's insmod wants it plain.
+    local tun
+    tun=$(find "$DEB_DIR/unpack" -path '*/drivers/net/tun.ko*' -type f | head -n1)
+    [ -n "$tun" ] || die "no drivers/net/tun.ko* in linux-binary-$DEB_ABI" "dpkg-deb -c it"
+    case $tun in
+        *.xz) xz -dc "$tun" >"$DEB_TUN.tmp" ;;
+        *.zst) zstd -dcq "$tun" >"$DEB_TUN.tmp" ;;
+        *) cp "$tun" "$DEB_TUN.tmp" ;;
+    esac
+    mv "$DEB_TUN.tmp" "$DEB_TUN"
     rm -rf "$DEB_DIR/unpack"
 }
 

@@ -118,8 +118,10 @@ guest_shared_libs() {
     log "shared libraries for the guest: $(cd "$GUEST_ROOT" && find . -type f | sed 's|^\.||' | tr '\n' ' ')"
 }
 
-# initramfs_build OUT JOBSCRIPT [FILE...]: busybox, init, the module, and a job
-# directory with JOBSCRIPT as /job/run (empty for a shell) and FILEs beside it.
+# initramfs_build OUT JOBSCRIPT [FILE...]: busybox, init, the module (and the
+# kernel's own modules in EXTRA_KOS, loaded first), and a job directory with
+# JOBSCRIPT as /job/run (empty for a shell) and FILEs beside it.
+EXTRA_KOS=()
 initramfs_build() {
     local out=$1 job=$2
     shift 2
@@ -131,12 +133,15 @@ initramfs_build() {
             "dir /lib/modules 0755 0 0" "dir /job 0755 0 0" \
             "file /bin/busybox /bin/busybox 0755 0 0" \
             "file /init $QEMU_DIR/guest/init 0755 0 0" \
-            "file /lib/modules/vpoll.ko $KO 0644 0 0"
+            "file /lib/modules/vpoll.ko $KO 0644 0 0" "dir /lib/modules/extra 0755 0 0"
+        for f in "${EXTRA_KOS[@]}"; do
+            echo "file /lib/modules/extra/$(basename "$f") $f 0644 0 0"
+        done
         [ -z "$job" ] || echo "file /job/run $job 0755 0 0"
         if [ -n "$GUEST_OVERLAY" ]; then
             # Directories the fixed list above does not make yet, then files.
             (cd "$GUEST_OVERLAY" && find . -mindepth 1 -type d | sed 's|^\.||' | sort) |
-                { grep -vxE '/(bin|lib|lib/modules|job|tmp|root|dev|proc|sys)' || true; } |
+                { grep -vxE '/(bin|lib|lib/modules|lib/modules/extra|job|tmp|root|dev|proc|sys)' || true; } |
                 sed 's|.*|dir & 0755 0 0|'
             (cd "$GUEST_OVERLAY" && find . -type f | sed 's|^\.||' | sort) |
                 sed "s|.*|file & $GUEST_OVERLAY& 0755 0 0|"

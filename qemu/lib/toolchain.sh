@@ -2,8 +2,8 @@
 # Installs what each job needs, and no more; idempotent.
 
 # Booting a Debian kernel with our initramfs, and building its module in a
-# chroot of the release that built it.
-APT_BOOT=(qemu-system-x86 busybox-static kmod debootstrap)
+# chroot of the release that built it (and unpacking its compressed modules).
+APT_BOOT=(qemu-system-x86 busybox-static kmod debootstrap xz-utils zstd)
 # The C programs of the test suite: a 32-bit client, and clients of Debian's
 # libvpoll and of ours.
 APT_TESTS=(gcc-multilib libvpoll0 libvpoll-dev pkg-config)

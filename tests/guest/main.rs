@@ -11,6 +11,7 @@ mod eventfd;
 mod fuzz;
 mod lifecycle;
 mod matrix;
+mod netstack;
 mod protocol;
 mod stress;
 mod system;

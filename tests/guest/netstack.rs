@@ -1,0 +1,505 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! The user-level stack (`vpoll-netstack`) against the peer nobody here
+//! wrote: the guest kernel's own TCP/IP, over a TAP interface. The stack is
+//! 10.7.0.2 and fd07::2, the kernel 10.7.0.1 and fd07::1. Every test runs on
+//! every backend this kernel has, and the emulation; fdinfo proves which one
+//! each socket's fd really is.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::os::fd::{AsFd, AsRawFd};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::Duration;
+
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use vpoll::{Backend, Events};
+use vpoll_netstack::{Error, Link, Stack, TcpListener, TcpStream, UdpSocket};
+use vpoll_tests::kernel;
+
+const TAP: &str = "vpn0";
+const KERNEL4: &str = "10.7.0.1";
+const STACK4: &str = "10.7.0.2";
+const KERNEL6: &str = "fd07::1";
+const STACK6: &str = "fd07::2";
+
+fn addr(ip: &str, port: u16) -> SocketAddr {
+    SocketAddr::new(ip.parse().unwrap(), port)
+}
+
+/// The kernel's backends and the emulation.
+fn backends() -> Vec<Backend> {
+    let mut all = kernel::backends();
+    all.push(Backend::Emulation);
+    all
+}
+
+fn sh(script: &str) {
+    let out = Command::new("sh").arg("-c").arg(script).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A stack on a fresh TAP interface whose kernel side has its addresses.
+fn stack(backend: Backend) -> Stack {
+    raise_fd_limit();
+    let link = Link::tap(TAP).unwrap();
+    sh(&format!(
+        "ip link set {TAP} up && ip addr add {KERNEL4}/24 dev {TAP} && ip -6 addr add {KERNEL6}/64 dev {TAP} nodad && ip link set lo up"
+    ));
+    Stack::builder(link)
+        .address(STACK4.parse().unwrap(), 24)
+        .address(STACK6.parse().unwrap(), 64)
+        .backend(backend)
+        .start()
+        .unwrap()
+}
+
+/// Room for a thousand connections on the emulation (two fds each).
+fn raise_fd_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    // The guest runs the suite as root, which may raise the hard limit too.
+    if setrlimit(Resource::RLIMIT_NOFILE, 65536, 65536.max(hard)).is_err() {
+        setrlimit(Resource::RLIMIT_NOFILE, hard, hard).unwrap();
+    }
+}
+
+/// The fd is the backend's: by fdinfo for the kernel backends; a socket
+/// (the emulation's pair) otherwise.
+fn assert_backend(fd: &impl AsFd, backend: Backend) {
+    let seen = vpoll::Backend::of_fd(fd.as_fd());
+    match backend {
+        Backend::Emulation => {
+            assert_eq!(seen, None);
+            let target =
+                std::fs::read_link(format!("/proc/self/fd/{}", fd.as_fd().as_raw_fd())).unwrap();
+            assert!(
+                target.to_string_lossy().starts_with("socket:"),
+                "{target:?}"
+            );
+        }
+        kernel => assert_eq!(seen, Some(kernel), "fdinfo of a {kernel} socket"),
+    }
+}
+
+/// What poll(2) on `fd` reports of the main events, at once (`timeout_ms`
+/// 0) or once one of `ask` is reported.
+fn poll_main(fd: &impl AsFd, ask: Events, timeout_ms: i32) -> Events {
+    let main = Events::IN | Events::OUT | Events::ERR | Events::HUP | Events::RDHUP;
+    let mut p = libc::pollfd {
+        fd: fd.as_fd().as_raw_fd(),
+        events: ask.bits() as i16,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for the call's duration.
+    assert!(unsafe { libc::poll(&mut p, 1, timeout_ms) } >= 0);
+    Events::from_bits_truncate(p.revents as u16 as u32) & main
+}
+
+/// Waits up to 10 s for `fd` to report all of `want`; returns what it
+/// reported last.
+fn wait_for(fd: &impl AsFd, want: Events) -> Events {
+    let all = Events::IN | Events::OUT | Events::RDHUP;
+    let mut now = Events::empty();
+    for _ in 0..100 {
+        now = poll_main(fd, all, 0);
+        if now.contains(want) {
+            break;
+        }
+        poll_main(fd, want, 100);
+    }
+    now
+}
+
+fn fnv(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 131 + i / 4099) as u8).collect()
+}
+
+const MIB4: usize = 4 << 20;
+
+/// Sends `data` on one half while reading as much back on the other.
+fn exchange(mut tx: impl Write + Send, mut rx: impl Read, data: &[u8]) -> Vec<u8> {
+    thread::scope(|s| {
+        s.spawn(move || tx.write_all(data).unwrap());
+        let mut back = vec![0; data.len()];
+        rx.read_exact(&mut back).unwrap();
+        back
+    })
+}
+
+#[test]
+fn a_kernel_client_gets_4_mib_echoed_by_the_user_level_server() {
+    for backend in backends() {
+        let stack = stack(backend);
+        let listener = TcpListener::bind(&stack, addr(STACK4, 7)).unwrap();
+        assert_backend(&listener, backend);
+        let server = thread::spawn(move || {
+            let (conn, peer) = listener.accept().unwrap();
+            assert_eq!(peer.ip().to_string(), KERNEL4);
+            let mut buf = vec![0; 16 << 10];
+            loop {
+                let n = conn.read(&mut buf).unwrap();
+                if n == 0 {
+                    break;
+                }
+                conn.write_all(&buf[..n]).unwrap();
+            }
+        });
+        let client = std::net::TcpStream::connect(addr(STACK4, 7)).unwrap();
+        let data = pattern(MIB4);
+        let back = exchange(client.try_clone().unwrap(), &client, &data);
+        assert_eq!(fnv(&back), fnv(&data), "{backend}");
+        client.shutdown(Shutdown::Write).unwrap();
+        server.join().unwrap();
+    }
+}
+
+#[test]
+fn a_user_level_client_gets_4_mib_echoed_by_a_kernel_server() {
+    for backend in backends() {
+        let stack = stack(backend);
+        let listener = std::net::TcpListener::bind(addr(KERNEL6, 8)).unwrap();
+        let server = thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut rx = conn.try_clone().unwrap();
+            std::io::copy(&mut rx, &mut conn).unwrap();
+        });
+        let client = TcpStream::connect(&stack, addr(KERNEL6, 8)).unwrap();
+        assert_backend(&client, backend);
+        let data = pattern(MIB4);
+        let back = exchange(&client, &client, &data);
+        assert_eq!(fnv(&back), fnv(&data), "{backend}");
+        client.shutdown(Shutdown::Write).unwrap();
+        server.join().unwrap();
+    }
+}
+
+/// busybox's httpd, serving a page on the kernel's side until dropped.
+struct Httpd(Child);
+
+impl Drop for Httpd {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts [`Httpd`] with `body` as /index.html.
+fn httpd(body: &str) -> Httpd {
+    sh(&format!(
+        "mkdir -p /tmp/www && printf '%s' '{body}' >/tmp/www/index.html"
+    ));
+    let child = Command::new("httpd")
+        .args(["-f", "-p", &format!("{KERNEL4}:8080"), "-h", "/tmp/www"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let child = Httpd(child);
+    for _ in 0..50 {
+        if std::net::TcpStream::connect(addr(KERNEL4, 8080)).is_ok() {
+            break;
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    child
+}
+
+#[test]
+fn http_get_both_ways_with_busybox() {
+    for backend in backends() {
+        let stack = stack(backend);
+        let _httpd = httpd("served by the kernel side");
+        // The user-level stack fetches from busybox httpd.
+        let s = TcpStream::connect(&stack, addr(KERNEL4, 8080)).unwrap();
+        s.write_all(b"GET /index.html HTTP/1.0\r\nHost: k\r\n\r\n")
+            .unwrap();
+        let mut reply = String::new();
+        (&s).read_to_string(&mut reply).unwrap();
+        assert!(
+            reply.starts_with("HTTP/1.") && reply.ends_with("served by the kernel side"),
+            "{reply}"
+        );
+
+        // busybox wget fetches from a server on the user-level stack.
+        let listener = TcpListener::bind(&stack, addr(STACK4, 80)).unwrap();
+        let server = thread::spawn(move || {
+            let (conn, _) = listener.accept().unwrap();
+            let mut req = Vec::new();
+            let mut buf = [0; 512];
+            while !req.ends_with(b"\r\n\r\n") {
+                let n = conn.read(&mut buf).unwrap();
+                assert!(n > 0, "request cut short");
+                req.extend_from_slice(&buf[..n]);
+            }
+            assert!(req.starts_with(b"GET /hello "));
+            let body = "hello from the user-level stack\n";
+            let head = format!("HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+            conn.write_all(head.as_bytes()).unwrap();
+            conn.write_all(body.as_bytes()).unwrap();
+            conn.shutdown(Shutdown::Write).unwrap();
+        });
+        let out = Command::new("wget")
+            .args(["-q", "-O", "-", &format!("http://{STACK4}/hello")])
+            .stderr(Stdio::inherit())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "wget failed on {backend}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "hello from the user-level stack\n"
+        );
+        server.join().unwrap();
+    }
+}
+
+const MANY: usize = 1000;
+
+/// `MANY` kernel clients at once, each sending its number and wanting it back.
+fn kernel_clients(port: u16) {
+    thread::scope(|s| {
+        for t in 0..4 {
+            s.spawn(move || {
+                let mine: Vec<_> = (t..MANY).step_by(4).collect();
+                let conns: Vec<_> = mine
+                    .iter()
+                    .map(|_| std::net::TcpStream::connect(addr(STACK4, port)).unwrap())
+                    .collect();
+                for (i, mut c) in mine.iter().zip(&conns) {
+                    c.write_all(format!("<{i}>").as_bytes()).unwrap();
+                }
+                for (i, mut c) in mine.iter().zip(&conns) {
+                    let want = format!("<{i}>");
+                    let mut got = vec![0; want.len()];
+                    c.read_exact(&mut got).unwrap();
+                    assert_eq!(got, want.as_bytes());
+                    c.shutdown(Shutdown::Write).unwrap();
+                }
+            });
+        }
+    });
+}
+
+/// One epoll loop echoing until `MANY` connections came and went.
+fn epoll_server(listener: &TcpListener, edge: bool) {
+    let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).unwrap();
+    let mode = if edge {
+        EpollFlags::EPOLLET
+    } else {
+        EpollFlags::empty()
+    };
+    listener.set_nonblocking(true);
+    epoll
+        .add(
+            listener.as_fd(),
+            EpollEvent::new(EpollFlags::EPOLLIN | mode, u64::MAX),
+        )
+        .unwrap();
+    let mut conns = std::collections::HashMap::new();
+    let mut closed = 0;
+    let mut events = vec![EpollEvent::empty(); 256];
+    while closed < MANY {
+        let n = epoll
+            .wait(&mut events, EpollTimeout::try_from(30_000).unwrap())
+            .unwrap();
+        assert!(n > 0, "no event in 30 s, {closed} closed");
+        for ev in &events[..n] {
+            if ev.data() == u64::MAX {
+                loop {
+                    match listener.accept() {
+                        Ok((s, _)) => {
+                            s.set_nonblocking(true);
+                            let key = s.as_raw_fd() as u64;
+                            let flags = EpollFlags::EPOLLIN | EpollFlags::EPOLLRDHUP | mode;
+                            epoll.add(s.as_fd(), EpollEvent::new(flags, key)).unwrap();
+                            conns.insert(key, s);
+                        }
+                        Err(Error::WouldBlock) => break,
+                        Err(e) => panic!("accept: {e}"),
+                    }
+                    if !edge {
+                        break;
+                    }
+                }
+                continue;
+            }
+            let conn: &TcpStream = &conns[&ev.data()];
+            let mut buf = [0; 256];
+            let mut eof = false;
+            loop {
+                match conn.read(&mut buf) {
+                    Ok(0) => {
+                        eof = true;
+                        break;
+                    }
+                    Ok(n) => conn.write_all(&buf[..n]).unwrap(),
+                    Err(Error::WouldBlock) => break,
+                    Err(e) => panic!("read: {e}"),
+                }
+                if !edge {
+                    break;
+                }
+            }
+            if eof {
+                let conn = conns.remove(&ev.data()).unwrap();
+                epoll.delete(conn.as_fd()).unwrap();
+                closed += 1;
+            }
+        }
+    }
+}
+
+#[test]
+fn a_thousand_kernel_clients_served_by_one_epoll_loop_level_and_edge_triggered() {
+    for backend in backends() {
+        let stack = stack(backend);
+        for (edge, port) in [(false, 5001), (true, 5002)] {
+            let listener =
+                TcpListener::bind_with_backlog(&stack, addr(STACK4, port), MANY).unwrap();
+            thread::scope(|s| {
+                s.spawn(|| kernel_clients(port));
+                epoll_server(&listener, edge);
+            });
+        }
+    }
+}
+
+#[test]
+fn a_thousand_kernel_clients_served_by_tokio() {
+    for backend in backends() {
+        let stack = stack(backend);
+        let listener = TcpListener::bind_with_backlog(&stack, addr(STACK4, 5003), MANY).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .unwrap();
+        thread::scope(|s| {
+            s.spawn(|| kernel_clients(5003));
+            rt.block_on(async {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let listener = vpoll_netstack::tokio::TcpListener::from_std(listener).unwrap();
+                let mut tasks = Vec::new();
+                for _ in 0..MANY {
+                    let (mut conn, _) = listener.accept().await.unwrap();
+                    tasks.push(tokio::spawn(async move {
+                        let mut buf = [0; 64];
+                        loop {
+                            match conn.read(&mut buf).await.unwrap() {
+                                0 => break,
+                                n => conn.write_all(&buf[..n]).await.unwrap(),
+                            }
+                        }
+                    }));
+                }
+                for t in tasks {
+                    t.await.unwrap();
+                }
+            });
+        });
+    }
+}
+
+#[test]
+fn endings_refused_closed_reset_and_under_a_waiter() {
+    for backend in backends() {
+        let stack = stack(backend);
+        let shown = |mask: Events| mask & backend.deliverable();
+
+        // Refused both ways.
+        let err = TcpStream::connect(&stack, addr(KERNEL4, 9)).unwrap_err();
+        assert!(matches!(err, Error::ConnectionRefused), "{backend}: {err}");
+        let err = std::net::TcpStream::connect(addr(STACK4, 9)).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
+
+        let kernel = std::net::TcpListener::bind(addr(KERNEL4, 10)).unwrap();
+
+        // The kernel closes: IN|RDHUP, then the read says 0.
+        let s = TcpStream::connect(&stack, addr(KERNEL4, 10)).unwrap();
+        let (k, _) = kernel.accept().unwrap();
+        k.shutdown(Shutdown::Write).unwrap();
+        let mask = wait_for(&s, Events::IN | Events::RDHUP);
+        assert!(
+            mask.contains(Events::IN | Events::RDHUP),
+            "{backend}: {mask:?}"
+        );
+        assert_eq!(s.read(&mut [0; 8]).unwrap(), 0);
+        drop(k);
+
+        // The kernel resets (SO_LINGER 0): ERR|HUP, then ConnectionReset.
+        let s = TcpStream::connect(&stack, addr(KERNEL4, 10)).unwrap();
+        let (k, _) = kernel.accept().unwrap();
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        // SAFETY: a valid option value for the socket's lifetime.
+        let rc = unsafe {
+            libc::setsockopt(
+                k.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                (&linger as *const libc::linger).cast(),
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(rc, 0);
+        drop(k);
+        let mask = wait_for(&s, Events::HUP);
+        assert_eq!(
+            mask,
+            shown(Events::ERR | Events::HUP | Events::IN | Events::RDHUP | Events::OUT),
+            "{backend}"
+        );
+        assert!(matches!(s.read(&mut [0; 8]), Err(Error::ConnectionReset)));
+
+        // A reader asleep when the kernel closes wakes with the end.
+        let s = TcpStream::connect(&stack, addr(KERNEL4, 10)).unwrap();
+        let (k, _) = kernel.accept().unwrap();
+        thread::scope(|scope| {
+            let reader = scope.spawn(|| s.read(&mut [0; 8]));
+            thread::sleep(Duration::from_millis(200));
+            k.shutdown(Shutdown::Both).unwrap();
+            assert_eq!(reader.join().unwrap().unwrap(), 0, "{backend}");
+        });
+    }
+}
+
+#[test]
+fn udp_crosses_to_the_kernel_and_back() {
+    for backend in backends() {
+        let stack = stack(backend);
+        let ours = UdpSocket::bind(&stack, addr(STACK4, 5353)).unwrap();
+        assert_backend(&ours, backend);
+        let kernel = std::net::UdpSocket::bind(addr(KERNEL4, 5353)).unwrap();
+        kernel
+            .send_to(b"from the kernel", addr(STACK4, 5353))
+            .unwrap();
+        assert!(wait_for(&ours, Events::IN).contains(Events::IN));
+        let mut buf = [0; 64];
+        let (n, from) = ours.recv_from(&mut buf).unwrap();
+        assert_eq!(
+            (&buf[..n], from),
+            (&b"from the kernel"[..], addr(KERNEL4, 5353))
+        );
+        ours.send_to(b"from the stack", from).unwrap();
+        kernel
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let (n, from) = kernel.recv_from(&mut buf).unwrap();
+        assert_eq!(
+            (&buf[..n], from),
+            (&b"from the stack"[..], addr(STACK4, 5353))
+        );
+    }
+}

@@ -187,3 +187,144 @@ pub fn readiness_at_scale(
     let _ = activity.as_raw_fd();
     Ok(Costs { vpoll, shared })
 }
+
+/// N2's figures for one echo server.
+#[derive(Debug, Clone, Copy)]
+pub struct Echo {
+    /// Wall-clock nanoseconds per round trip of 64 bytes.
+    pub rtt: f64,
+    /// CPU nanoseconds of the whole process per round trip.
+    pub cpu: f64,
+    /// vpoll mask changes per round trip (zero on kernel sockets).
+    pub mask_updates: f64,
+}
+
+const ECHO_BYTES: usize = 64;
+
+fn process_cpu_ns() -> f64 {
+    let t = clock_gettime(ClockId::CLOCK_PROCESS_CPUTIME_ID).expect("CLOCK_PROCESS_CPUTIME_ID");
+    t.tv_sec() as f64 * 1e9 + t.tv_nsec() as f64
+}
+
+/// A kernel client's round trips of 64 bytes to `server`, which `serve`
+/// echoes on another thread.
+fn echo_rounds(
+    server: std::net::SocketAddr,
+    rounds: usize,
+    serve: impl FnOnce() + Send,
+    updates: impl Fn() -> u64,
+) -> Echo {
+    thread::scope(|s| {
+        s.spawn(serve);
+        let mut c = std::net::TcpStream::connect(server).expect("the kernel client connects");
+        c.set_nodelay(true).expect("TCP_NODELAY");
+        let msg = [7u8; ECHO_BYTES];
+        let mut back = [0u8; ECHO_BYTES];
+        let mut round = |c: &mut std::net::TcpStream| {
+            use std::io::{Read, Write};
+            c.write_all(&msg).expect("the client writes");
+            c.read_exact(&mut back).expect("the echo comes back");
+        };
+        for _ in 0..rounds / 10 + 1 {
+            round(&mut c);
+        }
+        let (u0, cpu0, t0) = (updates(), process_cpu_ns(), std::time::Instant::now());
+        for _ in 0..rounds {
+            round(&mut c);
+        }
+        let wall = t0.elapsed().as_nanos() as f64;
+        let (cpu, u) = (process_cpu_ns() - cpu0, updates() - u0);
+        let n = rounds as f64;
+        Echo {
+            rtt: wall / n,
+            cpu: cpu / n,
+            mask_updates: u as f64 / n,
+        }
+    })
+}
+
+/// Echoes one connection through an epoll loop until EOF; `read` says
+/// `None` for "would block".
+fn epoll_echo<S: AsFd>(
+    conn: &S,
+    mut read: impl FnMut(&mut [u8]) -> Option<usize>,
+    mut write: impl FnMut(&[u8]),
+) {
+    let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).expect("epoll");
+    epoll
+        .add(conn.as_fd(), EpollEvent::new(EpollFlags::EPOLLIN, 0))
+        .expect("EPOLL_CTL_ADD");
+    let mut events = [EpollEvent::empty(); 4];
+    let mut buf = [0u8; 4096];
+    loop {
+        epoll
+            .wait(&mut events, EpollTimeout::NONE)
+            .expect("epoll_wait");
+        match read(&mut buf) {
+            Some(0) => return,
+            Some(n) => write(&buf[..n]),
+            None => {}
+        }
+    }
+}
+
+/// N2, ours: the echo server on a user-level stack that owns the TAP
+/// interface `tap`, waiting on its vpoll fd; the client is the kernel's TCP.
+pub fn echo_user_level(tap: &str, rounds: usize) -> Result<Echo, String> {
+    let link = Link::tap(tap).map_err(|e| e.to_string())?;
+    let ip = |args: &str| {
+        let ok = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("ip {args}"))
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("ip {args} failed"))
+        }
+    };
+    ip("link set lo up")?;
+    ip(&format!("link set {tap} up"))?;
+    ip(&format!("addr add 10.8.0.1/24 dev {tap}"))?;
+    let stack = Stack::builder(link)
+        .address("10.8.0.2".parse().expect("an address"), 24)
+        .start()
+        .map_err(|e| e.to_string())?;
+    let at: std::net::SocketAddr = "10.8.0.2:7".parse().expect("an address");
+    let listener = TcpListener::bind(&stack, at).map_err(|e| e.to_string())?;
+    let serve = || {
+        let (conn, _) = listener.accept().expect("accept");
+        conn.set_nonblocking(true);
+        epoll_echo(
+            &conn,
+            |buf| match conn.read(buf) {
+                Ok(n) => Some(n),
+                Err(Error::WouldBlock) => None,
+                Err(e) => panic!("read: {e}"),
+            },
+            |data| conn.write_all(data).expect("write"),
+        );
+    };
+    Ok(echo_rounds(at, rounds, serve, || {
+        stack.stats().mask_updates
+    }))
+}
+
+/// N2, the peer: the same server and client on the kernel's TCP over
+/// loopback (which [`echo_user_level`] brought up).
+pub fn echo_kernel(rounds: usize) -> Echo {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind on loopback");
+    let at = listener.local_addr().expect("local address");
+    let serve = || {
+        use std::io::{Read, Write};
+        let (conn, _) = listener.accept().expect("accept");
+        conn.set_nodelay(true).expect("TCP_NODELAY");
+        epoll_echo(
+            &conn,
+            |buf| Some((&conn).read(buf).expect("read")),
+            |data| (&conn).write_all(data).expect("write"),
+        );
+    };
+    echo_rounds(at, rounds, serve, || 0)
+}

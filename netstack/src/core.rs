@@ -700,6 +700,18 @@ impl Core {
 
     // --- the end -----------------------------------------------------------
 
+    /// Whether every TCP socket has sent all it queued, FIN included, and
+    /// had it acknowledged.
+    pub fn quiescent(&self) -> bool {
+        use tcp::State::*;
+        self.sockets.iter().all(|(_, socket)| match socket {
+            smoltcp::socket::Socket::Tcp(s) => {
+                s.send_queue() == 0 && !matches!(s.state(), FinWait1 | Closing | LastAck)
+            }
+            _ => true,
+        })
+    }
+
     /// The stack stops: every fd shows a dead socket, so that every waiter
     /// wakes and finds [`Error::StackClosed`].
     pub fn die(&mut self) {

@@ -60,7 +60,7 @@ mod udp;
 pub use error::{Error, Result};
 pub use link::{Link, DEFAULT_MTU};
 pub use shown::Stats;
-pub use stack::{Builder, Stack};
+pub use stack::{Builder, Stack, LINGER};
 pub use tcp::{TcpListener, TcpStream, DEFAULT_BACKLOG};
 pub use udp::UdpSocket;
 pub use vpoll::{Backend, Events};

@@ -7,7 +7,7 @@
 use std::net::IpAddr;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -34,6 +34,8 @@ pub(crate) struct Shared {
     kicked: AtomicBool,
     stop: AtomicBool,
     counters: Arc<Counters>,
+    /// Notified after each round of the stack's thread.
+    cycled: Condvar,
     /// With [`Builder::activity_fd`]: the design vpoll replaces.
     activity: Option<EventFd>,
 }
@@ -198,6 +200,7 @@ impl Builder {
         let shared = Arc::new(Shared {
             core: Mutex::new(core),
             counters,
+            cycled: Condvar::new(),
             activity,
             wake,
             link_fd,
@@ -226,7 +229,8 @@ impl Builder {
 /// Its sockets ([`TcpListener`](crate::TcpListener),
 /// [`TcpStream`](crate::TcpStream), [`UdpSocket`](crate::UdpSocket)) are
 /// file descriptors that poll, epoll, mio and tokio wait on as on kernel
-/// sockets. Dropping the stack stops it: its sockets then report
+/// sockets. Dropping the stack stops it, once what its connections queued
+/// is sent and acknowledged (for up to [`LINGER`]): its sockets then report
 /// `ERR|HUP` and fail with [`Error::StackClosed`].
 pub struct Stack {
     pub(crate) shared: Arc<Shared>,
@@ -285,8 +289,30 @@ impl Stack {
     }
 }
 
+/// How long dropping a [`Stack`] waits for what its connections queued to be
+/// sent and acknowledged.
+pub const LINGER: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl Drop for Stack {
     fn drop(&mut self) {
+        // As a kernel goes on sending after close(): what programs wrote and
+        // their FINs leave before the stack does, for up to LINGER.
+        let deadline = std::time::Instant::now() + LINGER;
+        let mut core = self.shared.lock();
+        while !core.quiescent() {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            self.shared.kick();
+            core = self
+                .shared
+                .cycled
+                .wait_timeout(core, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        drop(core);
         self.shared.stop.store(true, Ordering::Release);
         let _ = self.shared.wake.write(1);
         if let Some(thread) = self.thread.take() {
@@ -315,6 +341,7 @@ fn run(shared: &Shared) {
                 }
             };
             let changed = core.take_pending(&mut pending);
+            shared.cycled.notify_all();
             (core.link.is_blocked(), timeout, changed)
         };
         // The masks change now that the lock is free: a program they wake

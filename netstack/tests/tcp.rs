@@ -332,3 +332,23 @@ fn nothing_leaks_an_fd() {
     }
     assert_eq!(open_fds(), before);
 }
+
+#[test]
+fn what_was_written_before_the_stack_is_dropped_still_arrives() {
+    let (a, b, _l, client, server) = connected(32);
+    let data = pattern(256 << 10, 3);
+    thread::scope(|s| {
+        let reader = s.spawn(|| {
+            let mut all = Vec::new();
+            (&server).read_to_end(&mut all).unwrap();
+            all
+        });
+        client.write_all(&data).unwrap();
+        client.shutdown(Shutdown::Write).unwrap();
+        drop(client);
+        // The client's stack lingers until the data and FIN are acknowledged.
+        drop(b);
+        assert!(reader.join().unwrap() == data);
+    });
+    drop(a);
+}

@@ -49,7 +49,8 @@ fn stack(backend: Backend) -> Stack {
     raise_fd_limit();
     let link = Link::tap(TAP).unwrap();
     sh(&format!(
-        "ip link set {TAP} up && ip addr add {KERNEL4}/24 dev {TAP} && ip -6 addr add {KERNEL6}/64 dev {TAP} nodad && ip link set lo up"
+        // No duplicate address detection: the address is usable at once.
+        "echo 0 >/proc/sys/net/ipv6/conf/{TAP}/accept_dad && ip link set {TAP} up && ip addr add {KERNEL4}/24 dev {TAP} && ip -6 addr add {KERNEL6}/64 dev {TAP} && ip link set lo up"
     ));
     Stack::builder(link)
         .address(STACK4.parse().unwrap(), 24)
@@ -365,12 +366,17 @@ fn a_thousand_kernel_clients_served_by_one_epoll_loop_level_and_edge_triggered()
     for backend in backends() {
         let stack = stack(backend);
         for (edge, port) in [(false, 5001), (true, 5002)] {
+            let start = std::time::Instant::now();
             let listener =
                 TcpListener::bind_with_backlog(&stack, addr(STACK4, port), MANY).unwrap();
             thread::scope(|s| {
                 s.spawn(|| kernel_clients(port));
                 epoll_server(&listener, edge);
             });
+            eprintln!(
+                "{backend}, edge-triggered {edge}: {MANY} connections in {:.1?}",
+                start.elapsed()
+            );
         }
     }
 }

@@ -46,7 +46,9 @@ fn describe(fd: impl AsFd) -> String {
     let mask = fdinfo
         .lines()
         .find(|l| l.starts_with("vpoll-events:") || l.starts_with("eventfd-count:"))
-        .map_or_else(String::new, |line| format!(" (fdinfo: {line})"));
+        .map_or_else(String::new, |line| {
+            format!(" (fdinfo: {})", line.replace('\t', " "))
+        });
     format!("fd {raw}, a vpoll fd on {backend} backend{mask}")
 }
 

@@ -81,14 +81,14 @@ debian_unpack() {
     rm -f "$deb"
 }
 
-# debian_fetch: Debian's image, its tun.ko (the netstack suite's TAP), and
-# the config and Module.symvers of its headers package; sets DEB_ABI,
-# DEB_DIR, DEB_VMLINUZ and DEB_TUN.
+# debian_fetch: Debian's image, its tun.ko (debian_tun), and the config and
+# Module.symvers of its headers package; sets DEB_ABI, DEB_DIR, DEB_VMLINUZ
+# and DEB_TUN.
 debian_fetch() {
     debian_version
     DEB_VMLINUZ="$DEB_DIR/vmlinuz"
     DEB_TUN="$DEB_DIR/tun.ko"
-    [ -f "$DEB_VMLINUZ" ] && [ -f "$DEB_TUN" ] && return
+    [ -f "$DEB_VMLINUZ" ] && debian_tun && return
     log "fetching linux-binary-$DEB_ABI (the image) and linux-headers-$DEB_ABI (config, Module.symvers)"
     rm -rf "$DEB_DIR/unpack"
     debian_unpack "linux-binary-$DEB_ABI" "$DEB_DIR/unpack"
@@ -103,10 +103,24 @@ debian_fetch() {
     [ -n "$image" ] || die "no vmlinuz in linux-binary-$DEB_ABI" "dpkg-deb -c it"
     cp "$image" "$DEB_VMLINUZ.tmp"
     mv "$DEB_VMLINUZ.tmp" "$DEB_VMLINUZ"
-    # Debian builds TUN as a module, compressed; busybox's insmod wants it plain.
+    rm -rf "$DEB_DIR/unpack"
+    debian_tun
+}
+
+# debian_tun: Debian builds TUN as a module (in linux-modules-ABI, compressed);
+# the netstack suite needs it, and busybox's insmod wants it plain.
+debian_tun() {
+    [ -f "$DEB_TUN" ] && return
+    log "fetching linux-modules-$DEB_ABI for its tun.ko (the netstack suite's TAP interface)"
+    local deb
+    deb=$(apt_fetch_deb "$DEBIAN_KERNEL_SUITE" "linux-modules-$DEB_ABI")
+    rm -rf "$DEB_DIR/unpack"
+    mkdir -p "$DEB_DIR/unpack"
+    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$DEB_DIR/unpack" --wildcards '*/drivers/net/tun.ko*'
+    rm -f "$deb"
     local tun
     tun=$(find "$DEB_DIR/unpack" -path '*/drivers/net/tun.ko*' -type f | head -n1)
-    [ -n "$tun" ] || die "no drivers/net/tun.ko* in linux-binary-$DEB_ABI" "dpkg-deb -c it"
+    [ -n "$tun" ] || die "no drivers/net/tun.ko* in linux-modules-$DEB_ABI" "dpkg-deb -c it"
     case $tun in
         *.xz) xz -dc "$tun" >"$DEB_TUN.tmp" ;;
         *.zst) zstd -dcq "$tun" >"$DEB_TUN.tmp" ;;

@@ -352,3 +352,15 @@ fn what_was_written_before_the_stack_is_dropped_still_arrives() {
     });
     drop(a);
 }
+
+#[test]
+fn a_tap_that_cannot_be_made_is_a_typed_error() {
+    for name in ["", "a-name-longer-than-15", "nul\0name"] {
+        let e = vpoll_netstack::Link::tap(name).unwrap_err();
+        assert!(matches!(e, Error::Tap { .. }), "{name:?}: {e}");
+        assert_eq!(
+            std::io::Error::from(e).kind(),
+            std::io::ErrorKind::InvalidInput
+        );
+    }
+}

@@ -13,7 +13,6 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::Duration;
 
-use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use vpoll::{Backend, Events};
 use vpoll_netstack::{Error, Link, Stack, TcpListener, TcpStream, UdpSocket};
 use vpoll_tests::kernel;
@@ -292,75 +291,6 @@ fn kernel_clients(port: u16) {
     });
 }
 
-/// One epoll loop echoing until `MANY` connections came and went.
-fn epoll_server(listener: &TcpListener, edge: bool) {
-    let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).unwrap();
-    let mode = if edge {
-        EpollFlags::EPOLLET
-    } else {
-        EpollFlags::empty()
-    };
-    listener.set_nonblocking(true);
-    epoll
-        .add(
-            listener.as_fd(),
-            EpollEvent::new(EpollFlags::EPOLLIN | mode, u64::MAX),
-        )
-        .unwrap();
-    let mut conns = std::collections::HashMap::new();
-    let mut closed = 0;
-    let mut events = vec![EpollEvent::empty(); 256];
-    while closed < MANY {
-        let n = epoll
-            .wait(&mut events, EpollTimeout::try_from(30_000).unwrap())
-            .unwrap();
-        assert!(n > 0, "no event in 30 s, {closed} closed");
-        for ev in &events[..n] {
-            if ev.data() == u64::MAX {
-                loop {
-                    match listener.accept() {
-                        Ok((s, _)) => {
-                            s.set_nonblocking(true);
-                            let key = s.as_raw_fd() as u64;
-                            let flags = EpollFlags::EPOLLIN | EpollFlags::EPOLLRDHUP | mode;
-                            epoll.add(s.as_fd(), EpollEvent::new(flags, key)).unwrap();
-                            conns.insert(key, s);
-                        }
-                        Err(Error::WouldBlock) => break,
-                        Err(e) => panic!("accept: {e}"),
-                    }
-                    if !edge {
-                        break;
-                    }
-                }
-                continue;
-            }
-            let conn: &TcpStream = &conns[&ev.data()];
-            let mut buf = [0; 256];
-            let mut eof = false;
-            loop {
-                match conn.read(&mut buf) {
-                    Ok(0) => {
-                        eof = true;
-                        break;
-                    }
-                    Ok(n) => conn.write_all(&buf[..n]).unwrap(),
-                    Err(Error::WouldBlock) => break,
-                    Err(e) => panic!("read: {e}"),
-                }
-                if !edge {
-                    break;
-                }
-            }
-            if eof {
-                let conn = conns.remove(&ev.data()).unwrap();
-                epoll.delete(conn.as_fd()).unwrap();
-                closed += 1;
-            }
-        }
-    }
-}
-
 #[test]
 fn a_thousand_kernel_clients_served_by_one_epoll_loop_level_and_edge_triggered() {
     for backend in backends() {
@@ -371,7 +301,7 @@ fn a_thousand_kernel_clients_served_by_one_epoll_loop_level_and_edge_triggered()
                 TcpListener::bind_with_backlog(&stack, addr(STACK4, port), MANY).unwrap();
             thread::scope(|s| {
                 s.spawn(|| kernel_clients(port));
-                epoll_server(&listener, edge);
+                vpoll_tests::echo::epoll_echo_server(&listener, edge, MANY);
             });
             eprintln!(
                 "{backend}, edge-triggered {edge}: {MANY} connections in {:.1?}",

@@ -22,6 +22,7 @@ use nix::sys::resource::{getrlimit, setrlimit, Resource};
 use nix::time::{clock_gettime, ClockId};
 use vpoll::Backend;
 use vpoll_netstack::{Error, Link, Stack, TcpListener, TcpStream};
+use vpoll_tests::waiter::thread_state;
 
 /// The two loops' cost per delivered event.
 #[derive(Debug, Clone, Copy)]
@@ -100,13 +101,21 @@ impl World {
 }
 
 /// Runs `rounds` events through connection `active`: a client thread writes
-/// one byte, `receive` (the program's loop) must find and read it.
+/// one byte, `receive` (the program's loop) must find and read it. Each byte
+/// is written only once the program sleeps in its wait, so that every event
+/// reaches a sleeping program, as on a server whose connections are idle:
+/// whether the program would otherwise still be awake when the event came
+/// depends on how long the stacks take, not on how it waits.
 fn drive(world: &World, active: usize, rounds: usize, mut receive: impl FnMut() -> u64) -> f64 {
     let (go, ready) = mpsc::sync_channel::<()>(0);
     let sender = &world.clients[active];
+    let program = nix::unistd::gettid().as_raw();
     thread::scope(|s| {
         s.spawn(move || {
             for _ in 0..rounds {
+                while thread_state(program) != Some('S') {
+                    thread::yield_now();
+                }
                 sender.write_all(b"!").expect("the client writes");
                 // The next byte only after the program took this one.
                 if ready.recv().is_err() {

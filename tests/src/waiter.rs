@@ -79,7 +79,7 @@ impl<T: Send + 'static> Waiter<T> {
 }
 
 /// The scheduler state letter of thread `tid` of this process.
-fn thread_state(tid: libc::pid_t) -> Option<char> {
+pub fn thread_state(tid: libc::pid_t) -> Option<char> {
     let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
     // The command name may hold spaces and parentheses: the state follows the last ')'.
     stat.rsplit_once(')')?.1.trim_start().chars().next()

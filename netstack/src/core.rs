@@ -115,6 +115,8 @@ pub(crate) struct Core {
     next_listener: usize,
     dirty: Arc<Mutex<Vec<SocketHandle>>>,
     settling: Vec<SocketHandle>,
+    /// Freed slots, each plugged by a closed placeholder ([`Core::add_low`]).
+    holes: Vec<SocketHandle>,
     ports: HashSet<u16>,
     next_port: u16,
     gateways: Vec<IpAddress>,
@@ -149,6 +151,7 @@ impl Core {
             next_listener: 0,
             dirty: Arc::new(Mutex::new(Vec::new())),
             settling: Vec::new(),
+            holes: Vec::new(),
             ports: HashSet::new(),
             next_port: EPHEMERAL.start() + (seed % span) as u16,
             gateways,
@@ -316,13 +319,46 @@ impl Core {
         self.rearm(handle);
     }
 
+    // smoltcp gives a packet to the first socket, in slot order, that
+    // accepts it, and a new socket takes the lowest free slot. A SYN sent
+    // again for a handshake in progress must reach that handshake's socket,
+    // not a listening socket in a lower slot (which would start a second
+    // handshake for the same connection, and reset it). So listening sockets
+    // are always added at the end, and every freed slot is plugged with a
+    // closed placeholder, which accepts nothing, until a connection or a UDP
+    // socket takes it.
+
+    /// Adds a socket that never listens, into a freed slot if there is one.
+    fn add_low<S: smoltcp::socket::AnySocket<'static>>(&mut self, socket: S) -> SocketHandle {
+        if let Some(hole) = self.holes.pop() {
+            self.sockets.remove(hole);
+        }
+        self.sockets.add(socket)
+    }
+
+    /// Adds a listening socket after every other socket.
+    fn add_last(&mut self, socket: tcp::Socket<'static>) -> SocketHandle {
+        // INVARIANT: every freed slot is plugged, so `add` appends.
+        self.sockets.add(socket)
+    }
+
     fn remove(&mut self, handle: SocketHandle) {
         self.slots.remove(&handle);
         if let smoltcp::socket::Socket::Tcp(s) = self.sockets.remove(handle) {
-            if let Some(local) = s.local_endpoint() {
-                self.ports.remove(&local.port);
+            let port = s.local_endpoint().map(|e| e.port);
+            // A listener's connections share its port: it stays taken.
+            if let Some(port) =
+                port.filter(|p| !self.listeners.values().any(|l| l.endpoint.port == *p))
+            {
+                self.ports.remove(&port);
             }
         }
+        let placeholder = tcp::Socket::new(
+            tcp::SocketBuffer::new(Vec::new()),
+            tcp::SocketBuffer::new(Vec::new()),
+        );
+        let hole = self.sockets.add(placeholder);
+        self.holes.push(hole);
     }
 
     // --- streams -----------------------------------------------------------
@@ -396,7 +432,7 @@ impl Core {
         self.ports.insert(port);
         let shown = Arc::new(Shown::new(self.backend)?);
         let vpoll = Arc::clone(&shown);
-        let handle = self.sockets.add(socket);
+        let handle = self.add_low(socket);
         let stream = Stream {
             shown,
             last: tcp::State::SynSent,
@@ -550,15 +586,23 @@ impl Core {
             }
         }
         let room = listener.queue.len() + listener.embryos.len() < listener.backlog;
+        let endpoint = listener.endpoint;
         if !listening && room {
             let mut socket = tcp::Socket::new(
                 tcp::SocketBuffer::new(vec![0; self.buffers.tcp_rx]),
                 tcp::SocketBuffer::new(vec![0; self.buffers.tcp_tx]),
             );
             socket.set_nagle_enabled(false);
-            if socket.listen(listener.endpoint).is_ok() {
-                let handle = self.sockets.add(socket);
-                listener.embryos.push(handle);
+            if socket.listen(endpoint).is_ok() {
+                let handle = self.add_last(socket);
+                if let Some(listener) = self.listeners.get_mut(&id) {
+                    debug_assert!(listener
+                        .embryos
+                        .iter()
+                        .chain(&listener.queue)
+                        .all(|h| *h < handle));
+                    listener.embryos.push(handle);
+                }
                 self.insert(handle, Slot::Member(id));
             }
         }
@@ -657,7 +701,7 @@ impl Core {
         })?;
         let shown = Arc::new(Shown::new(self.backend)?);
         let vpoll = Arc::clone(&shown);
-        let handle = self.sockets.add(socket);
+        let handle = self.add_low(socket);
         self.insert(handle, Slot::Udp(shown));
         self.update_udp(handle);
         Ok((handle, vpoll, port))

@@ -44,6 +44,8 @@ pub(crate) struct Buffers {
 pub(crate) enum Failure {
     Refused,
     Reset,
+    /// A reset after the peer's FIN: Linux's `EPIPE` (`tcp_reset`).
+    ResetAfterFin,
 }
 
 impl Failure {
@@ -51,6 +53,7 @@ impl Failure {
         match self {
             Failure::Refused => Error::ConnectionRefused,
             Failure::Reset => Error::ConnectionReset,
+            Failure::ResetAfterFin => Error::BrokenPipe,
         }
     }
 }
@@ -62,6 +65,9 @@ pub(crate) struct Stream {
     last: tcp::State,
     pub failure: Option<Failure>,
     pub shut_rd: bool,
+    /// The peer's FIN arrived: reads end with 0 from then on, even after a
+    /// reset (Linux checks `SOCK_DONE` before the socket's error).
+    pub fin_seen: bool,
 }
 
 /// A listening socket: smoltcp listens with one socket per connection, so a
@@ -391,9 +397,13 @@ impl Core {
             use tcp::State::*;
             stream.failure = match stream.last {
                 SynSent => Some(Failure::Refused),
-                SynReceived | Established | FinWait1 | FinWait2 | CloseWait => Some(Failure::Reset),
+                SynReceived | Established | FinWait1 | FinWait2 => Some(Failure::Reset),
+                CloseWait => Some(Failure::ResetAfterFin),
                 _ => stream.failure,
             };
+        }
+        if state != tcp::State::Closed && readiness::rx_closed(state) {
+            stream.fin_seen = true;
         }
         stream.last = state;
         let mask = readiness::stream(socket, stream.failure.is_some(), stream.shut_rd);
@@ -438,6 +448,7 @@ impl Core {
             last: tcp::State::SynSent,
             failure: None,
             shut_rd: false,
+            fin_seen: false,
         };
         self.insert(handle, Slot::Stream(stream));
         self.update_stream(handle);
@@ -642,6 +653,7 @@ impl Core {
             last: tcp::State::Established,
             failure: None,
             shut_rd: false,
+            fin_seen: false,
         };
         if let Some((slot, _)) = self.slots.get_mut(&handle) {
             *slot = Slot::Stream(stream);

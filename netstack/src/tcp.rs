@@ -203,6 +203,11 @@ impl TcpStream {
             }
             return Ok(n);
         }
+        // As Linux: after the peer's FIN, reads end with 0 even if a reset
+        // came later (the error stays for the next write or take_error).
+        if stream.fin_seen {
+            return Ok(0);
+        }
         if let Some(failure) = stream.failure.take() {
             core.update_stream(self.handle);
             return Err(failure.error());

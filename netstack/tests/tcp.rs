@@ -364,3 +364,22 @@ fn a_tap_that_cannot_be_made_is_a_typed_error() {
         );
     }
 }
+
+#[test]
+fn a_reset_after_the_peers_fin_still_reads_as_the_end() {
+    let (_a, _b, _l, client, server) = connected(34);
+    server.write_all(b"never read").unwrap();
+    assert!(wait_for(&client, Events::IN).contains(Events::IN));
+    client.shutdown(Shutdown::Write).unwrap();
+    assert!(wait_for(&server, Events::RDHUP).contains(Events::RDHUP));
+    // Unread data: dropping the client resets the connection after its FIN.
+    drop(client);
+    let mask = wait_for(&server, Events::HUP);
+    assert_eq!(
+        mask,
+        shown(Events::ERR | Events::HUP | Events::IN | Events::RDHUP | Events::OUT)
+    );
+    // As Linux (tcp_reset in CLOSE_WAIT: EPIPE; reads see the FIN first).
+    assert_eq!(server.read(&mut [0; 8]).unwrap(), 0);
+    assert!(matches!(server.write(b"x"), Err(Error::BrokenPipe)));
+}

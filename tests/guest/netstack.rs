@@ -314,6 +314,7 @@ fn a_thousand_kernel_clients_served_by_one_epoll_loop_level_and_edge_triggered()
 #[test]
 fn a_thousand_kernel_clients_served_by_tokio() {
     for backend in backends() {
+        eprintln!("tokio, {backend} backend");
         let stack = stack(backend);
         let listener = TcpListener::bind_with_backlog(&stack, addr(STACK4, 5003), MANY).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -331,7 +332,11 @@ fn a_thousand_kernel_clients_served_by_tokio() {
                     tasks.push(tokio::spawn(async move {
                         let mut buf = [0; 64];
                         loop {
-                            match conn.read(&mut buf).await.unwrap() {
+                            let n = conn.read(&mut buf).await;
+                            let peer = conn.peer_addr();
+                            match n
+                                .unwrap_or_else(|e| panic!("{backend}: reading from {peer:?}: {e}"))
+                            {
                                 0 => break,
                                 n => conn.write_all(&buf[..n]).await.unwrap(),
                             }

@@ -130,12 +130,31 @@ pub(crate) struct Core {
     buffers: Buffers,
     pub counters: Arc<Counters>,
     pub stopped: bool,
-    /// Inside [`poll`](Core::poll): mask changes wait in `pending` for the
-    /// stack's thread to apply them once it has let go of the lock.
+    changes: Changes,
+}
+
+/// Mask changes, applied at once or, inside [`Core::poll`], left for the
+/// stack's thread to apply once it has let go of the lock.
+#[derive(Default)]
+struct Changes {
     deferring: bool,
     pending: Vec<Arc<Shown>>,
-    /// Some socket's mask changed since the last [`take_pending`](Core::take_pending).
+    /// Some socket's mask changed since the last [`Core::take_pending`].
     changed: bool,
+}
+
+impl Changes {
+    /// Makes `shown` show `mask`: at once, or after the lock when polling.
+    fn show(&mut self, shown: &Arc<Shown>, mask: Events, counters: &Counters) {
+        if shown.want(mask) {
+            self.changed = true;
+            if self.deferring {
+                self.pending.push(Arc::clone(shown));
+            } else {
+                shown.apply(counters);
+            }
+        }
+    }
 }
 
 impl Core {
@@ -165,9 +184,7 @@ impl Core {
             buffers,
             counters: Arc::new(Counters::default()),
             stopped: false,
-            deferring: false,
-            pending: Vec::new(),
-            changed: false,
+            changes: Changes::default(),
         }
     }
 
@@ -176,7 +193,7 @@ impl Core {
     /// before smoltcp's next timer (zero if packets may still wait: the
     /// burst was used up; `None`: until something happens).
     pub fn poll(&mut self, now: Instant) -> Option<Duration> {
-        self.deferring = true;
+        self.changes.deferring = true;
         self.iface.poll_maintenance(now);
         let mut more = true;
         for _ in 0..INGRESS_BURST {
@@ -208,34 +225,15 @@ impl Core {
             self.iface.poll_delay(now, &self.sockets)
         };
         self.settle();
-        self.deferring = false;
+        self.changes.deferring = false;
         delay
     }
 
     /// The mask changes [`poll`](Core::poll) left for the caller to apply
     /// after releasing the lock, and whether any mask changed.
     pub fn take_pending(&mut self, into: &mut Vec<Arc<Shown>>) -> bool {
-        into.append(&mut self.pending);
-        std::mem::take(&mut self.changed)
-    }
-
-    /// Makes `shown` show `mask`: at once, or after the lock when polling.
-    fn show(
-        shown: &Arc<Shown>,
-        mask: Events,
-        deferring: bool,
-        pending: &mut Vec<Arc<Shown>>,
-        changed: &mut bool,
-        counters: &Counters,
-    ) {
-        if shown.want(mask) {
-            *changed = true;
-            if deferring {
-                pending.push(Arc::clone(shown));
-            } else {
-                shown.apply(counters);
-            }
-        }
+        into.append(&mut self.changes.pending);
+        std::mem::take(&mut self.changes.changed)
     }
 
     /// Settles the listeners' sockets among the dirty ones; the others wait
@@ -407,14 +405,7 @@ impl Core {
         }
         stream.last = state;
         let mask = readiness::stream(socket, stream.failure.is_some(), stream.shut_rd);
-        Core::show(
-            &stream.shown,
-            mask,
-            self.deferring,
-            &mut self.pending,
-            &mut self.changed,
-            &self.counters,
-        );
+        self.changes.show(&stream.shown, mask, &self.counters);
     }
 
     /// Starts a connection to `remote`.
@@ -599,11 +590,7 @@ impl Core {
         let room = listener.queue.len() + listener.embryos.len() < listener.backlog;
         let endpoint = listener.endpoint;
         if !listening && room {
-            let mut socket = tcp::Socket::new(
-                tcp::SocketBuffer::new(vec![0; self.buffers.tcp_rx]),
-                tcp::SocketBuffer::new(vec![0; self.buffers.tcp_tx]),
-            );
-            socket.set_nagle_enabled(false);
+            let mut socket = self.new_tcp();
             if socket.listen(endpoint).is_ok() {
                 let handle = self.add_last(socket);
                 if let Some(listener) = self.listeners.get_mut(&id) {
@@ -619,14 +606,7 @@ impl Core {
         }
         if let Some(listener) = self.listeners.get_mut(&id) {
             let mask = readiness::listener(listener.queue.len());
-            Core::show(
-                &listener.shown,
-                mask,
-                self.deferring,
-                &mut self.pending,
-                &mut self.changed,
-                &self.counters,
-            );
+            self.changes.show(&listener.shown, mask, &self.counters);
         }
     }
 
@@ -740,14 +720,8 @@ impl Core {
         };
         socket.register_recv_waker(waker);
         socket.register_send_waker(waker);
-        Core::show(
-            shown,
-            readiness::udp(socket),
-            self.deferring,
-            &mut self.pending,
-            &mut self.changed,
-            &self.counters,
-        );
+        self.changes
+            .show(shown, readiness::udp(socket), &self.counters);
     }
 
     pub fn release_udp(&mut self, handle: SocketHandle) {

@@ -287,7 +287,7 @@ impl Core {
                 self.update_listener(id);
             }
             Some((Slot::Orphan, _)) => {
-                if self.sockets.get::<tcp::Socket>(handle).state() == tcp::State::Closed {
+                if gone(self.sockets.get::<tcp::Socket>(handle)) {
                     self.remove(handle);
                 } else {
                     self.rearm(handle);
@@ -455,8 +455,7 @@ impl Core {
         } else {
             socket.close();
         }
-        let closed = socket.state() == tcp::State::Closed;
-        if closed {
+        if gone(socket) {
             self.remove(handle);
         } else if let Some((slot, _)) = self.slots.get_mut(&handle) {
             *slot = Slot::Orphan;
@@ -756,6 +755,12 @@ impl Core {
             }
         }
     }
+}
+
+/// Whether a closed socket has nothing left to send: an aborted one keeps
+/// its connection (and so its remote endpoint) until its RST is out.
+fn gone(socket: &tcp::Socket<'_>) -> bool {
+    socket.state() == tcp::State::Closed && socket.remote_endpoint().is_none()
 }
 
 /// A smoltcp endpoint as a `std` address.

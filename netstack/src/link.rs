@@ -5,12 +5,15 @@
 //! socket pair between two stacks of one process (no root, no kernel support:
 //! what host tests use) are both such an fd.
 
+use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use nix::errno::Errno;
 use nix::fcntl::{open, OFlag};
-use nix::sys::socket::{setsockopt, socketpair, sockopt, AddressFamily, SockFlag, SockType};
+use nix::sys::socket::{
+    send, setsockopt, socketpair, sockopt, AddressFamily, MsgFlags, SockFlag, SockType,
+};
 use nix::sys::stat::Mode;
 use smoltcp::phy::{self, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
@@ -22,6 +25,11 @@ const ETHERNET_HEADER: usize = 14;
 
 /// The default IP MTU of a link, Ethernet's.
 pub const DEFAULT_MTU: usize = 1500;
+
+/// How many refused frames a link holds. Only replies to received frames
+/// (ACKs, mostly) join a non-empty queue, so it stays short; beyond this a
+/// frame is dropped, as by a NIC whose queue is full, and TCP resends it.
+const HELD_MAX: usize = 256;
 
 /// An Ethernet link for a [`Stack`](crate::Stack).
 ///
@@ -38,10 +46,14 @@ pub struct Link {
     mtu: usize,
     rx: Vec<u8>,
     tx: Vec<u8>,
-    /// A frame the fd refused (`EAGAIN`): sent before any other, so that a
-    /// full link slows the stack down instead of losing frames.
-    held: Option<Vec<u8>>,
+    /// Frames the fd refused (`EAGAIN`), oldest first: sent before any
+    /// other, so that a full link slows the stack down instead of losing or
+    /// reordering frames.
+    held: VecDeque<Vec<u8>>,
     name: Option<String>,
+    /// The other end is gone for good (a pair's other stack dropped, the TAP
+    /// interface deleted): the link is a pulled cable from now on.
+    gone: bool,
 }
 
 impl Link {
@@ -100,8 +112,9 @@ impl Link {
             mtu,
             rx: vec![0; frame],
             tx: vec![0; frame],
-            held: None,
+            held: VecDeque::new(),
             name,
+            gone: false,
         }
     }
 
@@ -118,18 +131,24 @@ impl Link {
     /// Whether a frame waits for room on the fd (then the stack waits for
     /// `POLLOUT` too).
     pub(crate) fn is_blocked(&self) -> bool {
-        self.held.is_some()
+        !self.held.is_empty()
     }
 
-    /// Sends the held frame if the fd takes it now.
+    /// Whether the other end is gone for good: the fd would report it at
+    /// every poll, so the stack stops polling it.
+    pub(crate) fn is_gone(&self) -> bool {
+        self.gone
+    }
+
+    /// Sends held frames, oldest first, while the fd takes them.
     fn flush(&mut self) {
-        if let Some(frame) = &self.held {
-            match nix::unistd::write(&self.fd, frame) {
-                Err(Errno::EAGAIN) => {}
+        while let Some(frame) = self.held.front() {
+            match write_frame(&self.fd, self.name.is_none(), frame) {
+                Err(Errno::EAGAIN) => return,
                 // Sent, or lost the way a wire loses it (the interface went
                 // down): TCP retransmits either way.
-                _ => self.held = None,
-            }
+                _ => self.held.pop_front(),
+            };
         }
     }
 }
@@ -142,6 +161,16 @@ fn check_mtu(mtu: usize) -> Result<()> {
             addr: format!("mtu {mtu}"),
             why: "a link's MTU is 1280 to 65000 bytes",
         })
+    }
+}
+
+/// Writes one frame. A pair's other end may be gone: `MSG_NOSIGNAL`, so that
+/// this is `EPIPE` and not a `SIGPIPE` that ends the program.
+fn write_frame(fd: &OwnedFd, pair: bool, frame: &[u8]) -> nix::Result<usize> {
+    if pair {
+        send(fd.as_raw_fd(), frame, MsgFlags::MSG_NOSIGNAL)
+    } else {
+        nix::unistd::write(fd, frame)
     }
 }
 
@@ -172,8 +201,9 @@ pub struct RxToken<'a> {
 /// Room for one frame to send.
 pub struct TxToken<'a> {
     fd: &'a OwnedFd,
+    pair: bool,
     buf: &'a mut Vec<u8>,
-    held: &'a mut Option<Vec<u8>>,
+    held: &'a mut VecDeque<Vec<u8>>,
 }
 
 impl phy::RxToken for RxToken<'_> {
@@ -186,8 +216,12 @@ impl phy::TxToken for TxToken<'_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
         let frame = &mut self.buf[..len];
         let r = f(frame);
-        if let Err(Errno::EAGAIN) = nix::unistd::write(self.fd, frame) {
-            *self.held = Some(frame.to_vec());
+        // Behind held frames a frame waits its turn: sent now, it would
+        // overtake them.
+        let refused = !self.held.is_empty()
+            || matches!(write_frame(self.fd, self.pair, frame), Err(Errno::EAGAIN));
+        if refused && self.held.len() < HELD_MAX {
+            self.held.push_back(frame.to_vec());
         }
         r
     }
@@ -199,11 +233,21 @@ impl phy::Device for Link {
 
     fn receive(&mut self, _: Instant) -> Option<(RxToken<'_>, TxToken<'_>)> {
         self.flush();
+        if self.gone {
+            return None;
+        }
         let n = match nix::unistd::read(&self.fd, &mut self.rx) {
             Ok(n) if n > 0 => n,
-            // Nothing waiting (EAGAIN), the other end closed (0), or an
-            // error a wire would show as silence.
-            _ => return None,
+            // A pair's other end closed (every frame has a header, so 0 is
+            // the end), or the TAP interface was deleted.
+            Ok(_) | Err(Errno::EBADFD | Errno::EBADF | Errno::ENODEV | Errno::ENXIO) => {
+                self.gone = true;
+                return None;
+            }
+            // Nothing waiting (EAGAIN), or an error a wire would show as
+            // silence. Frames sent from now on fail and are lost, as on a
+            // wire without its other end; TCP's timers back off.
+            Err(_) => return None,
         };
         Some((
             RxToken {
@@ -211,6 +255,7 @@ impl phy::Device for Link {
             },
             TxToken {
                 fd: &self.fd,
+                pair: self.name.is_none(),
                 buf: &mut self.tx,
                 held: &mut self.held,
             },
@@ -219,11 +264,12 @@ impl phy::Device for Link {
 
     fn transmit(&mut self, _: Instant) -> Option<TxToken<'_>> {
         self.flush();
-        if self.held.is_some() {
+        if self.is_blocked() {
             return None;
         }
         Some(TxToken {
             fd: &self.fd,
+            pair: self.name.is_none(),
             buf: &mut self.tx,
             held: &mut self.held,
         })
@@ -234,5 +280,57 @@ impl phy::Device for Link {
         caps.medium = Medium::Ethernet;
         caps.max_transmission_unit = self.mtu + ETHERNET_HEADER;
         caps
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use phy::{Device, RxToken as _};
+
+    const LEN: usize = 1000;
+
+    fn send(token: impl phy::TxToken, seq: u32) {
+        token.consume(LEN, |f| f[..4].copy_from_slice(&seq.to_be_bytes()));
+    }
+
+    /// Every frame a stack sends arrives once and in order, even when the
+    /// fd refuses some and a reply to a received frame is sent meanwhile.
+    #[test]
+    fn refused_frames_arrive_in_order_behind_the_held_ones() {
+        let (mut a, mut b) = Link::pair().unwrap();
+        let now = Instant::from_millis(0);
+        let mut seq = 0;
+        while !a.is_blocked() {
+            send(a.transmit(now).unwrap(), seq);
+            seq += 1;
+        }
+        assert!(
+            a.transmit(now).is_none(),
+            "a blocked link takes no new frame"
+        );
+        // A frame arrives; the reply goes out with the token receive() gave.
+        nix::unistd::write(&b.fd, &[0; LEN]).unwrap();
+        let (rx, tx) = a.receive(now).unwrap();
+        rx.consume(|f| assert_eq!(f.len(), LEN));
+        send(tx, seq);
+        let mut got = Vec::new();
+        loop {
+            match nix::unistd::read(&b.fd, &mut b.rx) {
+                Ok(_) => got.push(u32::from_be_bytes(b.rx[..4].try_into().unwrap())),
+                Err(Errno::EAGAIN) if a.is_blocked() => a.flush(),
+                Err(Errno::EAGAIN) => break,
+                Err(e) => panic!("read: {e}"),
+            }
+        }
+        let sent: Vec<u32> = (0..=seq).collect();
+        let first_difference = sent.iter().zip(&got).position(|(s, g)| s != g);
+        assert!(
+            got == sent,
+            "{} frames sent, {} arrived, first difference at {first_difference:?}",
+            sent.len(),
+            got.len()
+        );
+        assert!(!a.is_blocked());
     }
 }

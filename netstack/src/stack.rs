@@ -325,7 +325,7 @@ impl Drop for Stack {
 fn run(shared: &Shared) {
     let mut pending = Vec::new();
     loop {
-        let (blocked, timeout, changed) = {
+        let (blocked, link_gone, timeout, changed) = {
             let mut core = shared.lock();
             if shared.stop.load(Ordering::Acquire) {
                 core.die();
@@ -342,7 +342,12 @@ fn run(shared: &Shared) {
             };
             let changed = core.take_pending(&mut pending);
             shared.cycled.notify_all();
-            (core.link.is_blocked(), timeout, changed)
+            (
+                core.link.is_blocked(),
+                core.link.is_gone(),
+                timeout,
+                changed,
+            )
         };
         // The masks change now that the lock is free: a program they wake
         // can take it at once.
@@ -357,12 +362,16 @@ fn run(shared: &Shared) {
             link_events |= PollFlags::POLLOUT;
         }
         let mut fds = [
-            PollFd::new(shared.link_fd.as_fd(), link_events),
             PollFd::new(shared.wake.as_fd(), PollFlags::POLLIN),
+            PollFd::new(shared.link_fd.as_fd(), link_events),
         ];
+        // A link whose other end is gone reports it at every poll, at once:
+        // the stack goes on like a host whose cable was pulled, with its
+        // timers and sockets, and stops watching it.
+        let watched = if link_gone { 1 } else { 2 };
         // EINTR and the like: go round and poll again.
-        let _ = poll(&mut fds, timeout);
-        if fds[1].any().unwrap_or(false) {
+        let _ = poll(&mut fds[..watched], timeout);
+        if fds[0].any().unwrap_or(false) {
             let _ = shared.wake.read();
         }
     }

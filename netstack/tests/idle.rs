@@ -9,7 +9,7 @@ use std::io::Read;
 use std::thread;
 
 use common::*;
-use vpoll_netstack::{TcpListener, TcpStream};
+use vpoll_netstack::{Events, TcpListener, TcpStream};
 
 fn cpu() -> std::time::Duration {
     let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_PROCESS_CPUTIME_ID).unwrap();
@@ -35,4 +35,21 @@ fn an_idle_stack_sleeps() {
         used < std::time::Duration::from_millis(20),
         "{used:?} of CPU in 1 s idle"
     );
+
+    // The other stack goes (its end of the link closes, which the link's fd
+    // reports for good): the one left sleeps on, its connection intact, as
+    // a host whose cable was pulled.
+    drop(client);
+    drop(b);
+    assert!(wait_for(&server, Events::RDHUP).contains(Events::RDHUP));
+    thread::sleep(std::time::Duration::from_millis(100));
+    let before = cpu();
+    thread::sleep(std::time::Duration::from_secs(1));
+    let used = cpu() - before;
+    assert!(
+        used < std::time::Duration::from_millis(20),
+        "{used:?} of CPU in 1 s with the link's other end gone"
+    );
+    server.write_all(b"y").unwrap();
+    drop((server, listener, a));
 }

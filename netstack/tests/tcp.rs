@@ -204,13 +204,19 @@ fn a_refused_connect_says_so() {
 }
 
 #[test]
+fn a_connect_in_progress_is_neither_readable_nor_writable() {
+    let (_a, b) = pair();
+    // No host answers 10.9.0.99 (its ARP request goes unanswered), so the
+    // connection stays in progress for as long as the test looks.
+    let s = TcpStream::connect_nonblocking(&b, addr("10.9.0.99", 80)).unwrap();
+    assert!(poll_main(&s, Events::IN | Events::OUT, 200).is_empty());
+}
+
+#[test]
 fn a_refused_nonblocking_connect_shows_err_hup_until_taken() {
     let (_a, b) = pair();
     let s = TcpStream::connect_nonblocking(&b, addr(A4, 9998)).unwrap();
-    assert!(
-        !revents(&s).intersects(Events::OUT | Events::IN),
-        "connecting is neither"
-    );
+    // The refusal may already be back: the other stack runs on its own thread.
     let mask = wait_for(&s, Events::HUP);
     assert_eq!(
         mask,
@@ -319,18 +325,6 @@ fn addresses_are_checked() {
         .start()
         .unwrap_err();
     assert!(matches!(e, Error::InvalidAddress { .. }), "{e}");
-}
-
-#[test]
-fn nothing_leaks_an_fd() {
-    let before = open_fds();
-    {
-        let (_a, _b, _l, client, server) = connected(31);
-        client.write_all(b"x").unwrap();
-        (&server).read_exact(&mut [0; 1]).unwrap();
-        let _u = vpoll_netstack::UdpSocket::bind(&_a, addr(A4, 0)).unwrap();
-    }
-    assert_eq!(open_fds(), before);
 }
 
 #[test]

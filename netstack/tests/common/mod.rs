@@ -59,7 +59,7 @@ pub const MAIN: Events = Events::IN
     .union(Events::RDHUP);
 
 /// What poll(2) on `fd` reports of [`MAIN`] within `timeout_ms`.
-fn poll_main(fd: &impl AsFd, ask: Events, timeout_ms: i32) -> Events {
+pub fn poll_main(fd: &impl AsFd, ask: Events, timeout_ms: i32) -> Events {
     let mut p = libc::pollfd {
         fd: fd.as_fd().as_raw_fd(),
         events: ask.bits() as i16,

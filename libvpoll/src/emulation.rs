@@ -17,10 +17,24 @@
 //!
 //! Asking for another event is [`Error::Unsupported`]; clearing a hang-up is
 //! [`Error::Irreversible`]; clearing an event that a kept one implies (`IN`
-//! while `PRI` stays) is [`Error::Inseparable`]. Every change is checked
-//! against what the kernel then reports. A program that reads from the fd
-//! itself consumes the bytes that make `IN` and `PRI`; the next change notices
-//! and starts again from what the socket shows.
+//! while `PRI` stays) is [`Error::Inseparable`].
+//!
+//! # One system call per change
+//!
+//! The common changes (`IN` and `OUT`, with no urgent data and no hang-up
+//! involved) cost what the socket pair itself costs: one `send` or `recv`,
+//! whose own result is the check. A byte sent to the app end, or a send that
+//! finds the path full of bytes it has not read, means `IN` is pending; a
+//! `recv` that empties the app end means it is not; draining our end opens the
+//! app end's send path (`OUT`), a send that stops short fills it. Each side a
+//! change names is acted on even when it already looks right, so a program
+//! that read or wrote the fd itself is corrected by the next change that names
+//! the side it touched, and a re-`ADD` raises a new edge as on the device.
+//! A result that says someone hung the socket up (`EPIPE`, end of file), and
+//! every change with `PRI` or a hang-up, takes the general path: it acts, then
+//! polls, and starts again from what the socket shows if the change missed.
+//! Sides a change does not name are reported as the last change left them;
+//! [`events`](Emulation::events) asks the kernel.
 
 use crate::op::Op;
 use crate::{Backend, Error, Events, Result};
@@ -124,29 +138,53 @@ impl Emulation {
             pair_with(cloexec).map_err(|e| crate::error::create_error(BACKEND, "socketpair", e))?;
         // The smallest send buffer, so that filling app's send path (to clear OUT) takes few bytes.
         setsockopt(&app, sockopt::SndBuf, &1).map_err(io_error("setsockopt(SO_SNDBUF)"))?;
-        let shown = show(&app);
+        // What SET would refuse, refused before any work.
+        plan(Op::Set, events, Events::empty(), WRITABLE)?;
+        // A new pair shows OUT and nothing else, and nobody else has it yet:
+        // only what differs is done (SET would act on every side).
         let state = Mutex::new(State {
             ctl,
-            requested: Events::empty(),
-            shown,
+            requested: WRITABLE,
+            shown: WRITABLE,
         });
         let emulation = Emulation { app, state };
-        emulation.apply(Op::Set, events)?;
+        if !closure(events).contains(Events::OUT) {
+            emulation.apply(Op::Del, WRITABLE)?;
+        }
+        emulation.apply(Op::Add, events - WRITABLE)?;
+        emulation.lock().requested = events;
         Ok(emulation)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Changes the events; returns what the kernel then reports.
     pub(crate) fn apply(&self, op: Op, events: Events) -> Result<Events> {
-        let mut state = self
-            .state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut state = self.lock();
         // What the last change left, which saves a poll on every change. If
         // someone else has changed the socket since (the program reading or
         // writing the fd, another process sharing it after fork), the change
         // misses its target, and is planned again from what the socket shows.
-        let now = state.shown;
+        let mut now = state.shown;
         let (mut target, mut want) = plan(op, events, state.requested, now)?;
+        match self.direct(&state.ctl, op, events, now, want)? {
+            Direct::Done(shown) => {
+                state.shown = shown;
+                state.requested = target;
+                return Ok(shown);
+            }
+            Direct::Uncommon => {}
+            Direct::HungUp => {
+                // By someone sharing the socket: plan again from what it shows.
+                now = show(&self.app);
+                state.requested = reconcile(state.requested, now);
+                (target, want) = plan(op, events, state.requested, now)?;
+            }
+        }
         let (mut shown, mut acted) = self.realize(&state.ctl, now, want)?;
         if shown != want {
             // Events the change does not name show what the socket shows; the
@@ -176,6 +214,53 @@ impl Emulation {
         Ok(shown)
     }
 
+    /// The common changes in one system call per side, each call's result
+    /// being the check (see the module doc).
+    fn direct(
+        &self,
+        ctl: &OwnedFd,
+        op: Op,
+        events: Events,
+        now: Events,
+        want: Events,
+    ) -> Result<Direct> {
+        if (now | want | events).intersects(Events::PRI | HANGUPS) {
+            return Ok(Direct::Uncommon);
+        }
+        let named = match op {
+            Op::Set => READABLE | WRITABLE,
+            Op::Add | Op::Del => sides(events),
+        };
+        let act = sides(now ^ want) | named;
+        if act.intersects(READABLE) {
+            let done = if want.contains(Events::IN) {
+                raise_in(ctl).map_err(io_error("send(ctl)"))?
+            } else {
+                lower_in(&self.app).map_err(io_error("recv(app)"))?
+            };
+            if !done {
+                return Ok(Direct::HungUp);
+            }
+        }
+        if act.intersects(WRITABLE) {
+            let done = if want.contains(Events::OUT) {
+                if now.contains(Events::OUT) {
+                    // Already open: a byte for the drain to take, whose
+                    // freeing wakes the OUT waiters (a new edge, as on the
+                    // device). A full path (EAGAIN) serves as well.
+                    let _ = send_byte(&self.app, MsgFlags::empty());
+                }
+                drain(ctl, &mut [0; CHUNK]).map_err(io_error("recv(ctl)"))?
+            } else {
+                fill(&self.app).map_err(io_error("send(app)"))?
+            };
+            if !done {
+                return Ok(Direct::HungUp);
+            }
+        }
+        Ok(Direct::Done(want))
+    }
+
     /// Moves the sockets from showing `now` to showing `want`; returns what
     /// the app end shows then, and the [`sides`] it moved.
     fn realize(&self, ctl: &OwnedFd, now: Events, want: Events) -> Result<(Events, Events)> {
@@ -202,7 +287,7 @@ impl Emulation {
             // After a hang-up the end is readable (end of file) whatever is
             // queued, and ctl can send nothing: only urgent data could go.
             if !shut {
-                drain(&self.app).map_err(io_error("recv(app)"))?;
+                lower_in(&self.app).map_err(io_error("recv(app)"))?;
                 // One send, so pollers never see half of it: an OOB byte alone shows IN too.
                 if want.contains(Events::PRI) {
                     send_byte(ctl, MsgFlags::MSG_OOB).map_err(io_error("send(ctl, MSG_OOB)"))?;
@@ -216,14 +301,19 @@ impl Emulation {
             acted |= WRITABLE;
         }
         match (now.contains(Events::OUT), want.contains(Events::OUT)) {
-            (false, true) => drain(ctl).map_err(io_error("recv(ctl)"))?,
+            // End of file or a full stop: the poll below tells.
+            (false, true) => {
+                drain(ctl, &mut [0; CHUNK]).map_err(io_error("recv(ctl)"))?;
+            }
             (true, false) if now.contains(Events::HUP) => {
                 return Err(Error::Irreversible {
                     backend: BACKEND,
                     events: WRITABLE,
                 });
             }
-            (true, false) => fill(&self.app).map_err(io_error("send(app)"))?,
+            (true, false) => {
+                fill(&self.app).map_err(io_error("send(app)"))?;
+            }
             _ => {}
         }
         // Hang-ups last: after them, ctl can send nothing more.
@@ -259,6 +349,17 @@ impl Emulation {
         std::mem::forget(state.ctl);
         self.app
     }
+}
+
+/// How a change went on the direct path.
+enum Direct {
+    /// Done: the app end shows this.
+    Done(Events),
+    /// Not a common change: the general path does it.
+    Uncommon,
+    /// A system call found the socket hung up, which the last change did not
+    /// leave: the general path does it, from what the socket shows.
+    HungUp,
 }
 
 /// What `op` with `events` asks the socket to show, given the events `asked`
@@ -344,25 +445,57 @@ fn send_byte(fd: &OwnedFd, flags: MsgFlags) -> nix::Result<usize> {
     )
 }
 
-/// Reads everything pending on `fd`: one call unless a whole buffer came
-/// (a stream socket's recv takes from every queued message).
-fn drain(fd: &OwnedFd) -> io::Result<()> {
-    let mut buf = [0u8; 4096];
+/// Makes `IN` pending on the app end with a byte from ctl. `Ok(false)`: ctl
+/// was shut down (a hang-up someone else made).
+fn raise_in(ctl: &OwnedFd) -> io::Result<bool> {
+    match send_byte(ctl, MsgFlags::empty()) {
+        // Sent; or the path is full of bytes the app end has not read, so
+        // IN is pending anyway.
+        Ok(_) | Err(Errno::EAGAIN) => Ok(true),
+        Err(Errno::EPIPE) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Makes `IN` go from the app end by reading all it holds. `Ok(false)`: end
+/// of file, the other end was shut down.
+fn lower_in(app: &OwnedFd) -> io::Result<bool> {
+    // Usually one byte waits: a small buffer, cheap to set up on every call.
+    drain(app, &mut [0; 256])
+}
+
+/// How many bytes one call moves when filling or draining: more than a
+/// minimal send buffer holds (`SOCK_MIN_SNDBUF`, about 4.5 KiB), so one
+/// call does it.
+const CHUNK: usize = 8 << 10;
+
+/// Reads everything pending on `fd` into `buf`: one call unless a whole
+/// buffer came (a stream socket's recv takes from every queued message).
+/// `Ok(false)`: end of file.
+fn drain(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<bool> {
     loop {
-        match recv(fd.as_raw_fd(), &mut buf, MsgFlags::MSG_DONTWAIT) {
+        match recv(fd.as_raw_fd(), buf, MsgFlags::MSG_DONTWAIT) {
+            Ok(0) => return Ok(false),
             Ok(n) if n == buf.len() => continue,
-            Ok(_) | Err(Errno::EAGAIN) => return Ok(()),
+            Ok(_) | Err(Errno::EAGAIN) => return Ok(true),
             Err(e) => return Err(e.into()),
         }
     }
 }
 
-/// Writes to `fd` until its send path is full.
-fn fill(fd: &OwnedFd) -> io::Result<()> {
+/// Writes to `fd` until its send path is full: one call that stops short.
+/// `Ok(false)`: the other end was shut down.
+fn fill(fd: &OwnedFd) -> io::Result<bool> {
+    static ZEROS: [u8; CHUNK] = [0; CHUNK];
     loop {
-        match send_byte(fd, MsgFlags::empty()) {
-            Ok(_) => continue,
-            Err(Errno::EAGAIN) => return Ok(()),
+        match send(
+            fd.as_raw_fd(),
+            &ZEROS,
+            MsgFlags::MSG_NOSIGNAL | MsgFlags::MSG_DONTWAIT,
+        ) {
+            Ok(n) if n == ZEROS.len() => continue,
+            Ok(_) | Err(Errno::EAGAIN) => return Ok(true),
+            Err(Errno::EPIPE) => return Ok(false),
             Err(e) => return Err(e.into()),
         }
     }

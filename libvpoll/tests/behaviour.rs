@@ -570,3 +570,64 @@ fn a_best_effort_set_after_a_hang_up_keeps_the_hang_up() {
         Err(Error::Irreversible { .. })
     ));
 }
+
+/// A re-ADD of a pending event is a new assertion, as an eventfd write is:
+/// an edge-triggered epoll waiter sees it again. DEL raises nothing.
+#[test]
+fn a_re_add_raises_a_new_edge() {
+    use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
+    for b in backends() {
+        for ev in [E_IN, Events::OUT] {
+            let vp = make(b, Events::empty());
+            let ep = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).unwrap();
+            let flags = EpollFlags::from_bits_truncate(ev.bits() as i32) | EpollFlags::EPOLLET;
+            ep.add(&vp, EpollEvent::new(flags, 0)).unwrap();
+            let mut out = [EpollEvent::empty()];
+            for round in 0..3 {
+                assert!(vp.add(ev).unwrap().contains(ev));
+                assert_eq!(
+                    ep.wait(&mut out, 1000u16).unwrap(),
+                    1,
+                    "{b}: ADD {ev} number {round} raised no edge"
+                );
+                assert_eq!(ep.wait(&mut out, 0u16).unwrap(), 0, "{b}: one edge per ADD");
+            }
+            assert!(!vp.del(ev).unwrap().contains(ev));
+            assert_eq!(
+                ep.wait(&mut out, 0u16).unwrap(),
+                0,
+                "{b}: DEL {ev} raised one"
+            );
+            assert!(!polled(vp.as_raw_fd()).contains(ev), "{b}: {ev} after DEL");
+        }
+    }
+}
+
+/// After fork, a hang-up made by one process is news to the other's library:
+/// its next change finds it (the system call says so) and reports it, not a
+/// mask the socket does not show.
+#[test]
+fn emulation_change_after_a_hang_up_made_elsewhere_reports_it() {
+    let vp = make(Backend::Emulation, Events::empty());
+    let fd = vp.as_raw_fd();
+    // SAFETY: the child only uses `vp` (no lock is held across the fork) and
+    // leaves with _exit.
+    match unsafe { nix::unistd::fork() }.unwrap() {
+        nix::unistd::ForkResult::Child => {
+            let ok = vp.add(Events::HUP).is_ok();
+            // SAFETY: leaves without running the parent's destructors.
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+        }
+        nix::unistd::ForkResult::Parent { child } => {
+            let status = nix::sys::wait::waitpid(child, None).unwrap();
+            assert_eq!(status, nix::sys::wait::WaitStatus::Exited(child, 0));
+            let hung_up = shown(Backend::Emulation, Events::HUP);
+            assert_eq!(vp.add(E_IN).unwrap(), polled(fd));
+            assert!(polled(fd).contains(hung_up), "{}", polled(fd));
+            assert!(matches!(vp.del(E_IN), Err(Error::Inseparable { .. })));
+            let mask = vp.add(Events::OUT).unwrap();
+            assert_eq!(mask, polled(fd));
+            assert!(mask.contains(Events::OUT | hung_up));
+        }
+    }
+}

@@ -50,7 +50,9 @@ bench_programs() {
     path=$(awk '$2 == "vpoll-bench" { print $3; exit }' <<<"$built")
     [ -x "$path" ] || die "cargo built no vpoll-bench" "rerun with CARGO_TERM_VERBOSE=true"
     cp "$path" "$BENCH_DIR/vpoll-bench"
-    (cd "$REPO" && cargo build -q --release -p vpoll-bench --bin vpoll-bench-emulation --bin vpoll-bench-report) ||
-        die "cargo could not build the host benchmark tools" "cd $REPO && cargo build --release -p vpoll-bench"
+    # vpoll-bench-emulation loads our C ABI (libvpoll_capi.so) from beside it.
+    (cd "$REPO" && cargo build -q --release -p vpoll-bench --bin vpoll-bench-emulation --bin vpoll-bench-report &&
+        cargo build -q --release -p vpoll-capi) ||
+        die "cargo could not build the host benchmark tools" "cd $REPO && cargo build --release -p vpoll-bench -p vpoll-capi"
     BENCH_HOST="$CARGO_TARGET_DIR/release"
 }

@@ -1,33 +1,214 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 
 //! P6, natively on the host: our emulation backend against the emulation of
-//! Debian's C `libvpoll0` (loaded at run time, so building this needs no C
-//! library), both raising and clearing IN on a socket pair.
+//! Debian's C `libvpoll0`, operation by operation, through our Rust API and
+//! through our C ABI (`libvpoll.so.0` from `vpoll-capi`, next to this
+//! program), with the bare `send`+`recv` floor of any socket-pair emulation.
+//! Both C libraries are loaded at run time, each with its own symbols, so
+//! building this needs neither.
 //!
 //! ```text
 //! vpoll-bench-emulation [--runs N] MODE
 //! ```
 //!
-//! Wall-clock time on a shared machine is noisy: each side is measured N
+//! Wall-clock time on a shared machine is noisy: each subject is measured N
 //! times (default 7), alternating, and the median ratio is reported with its
 //! spread.
 
 use libloading::{Library, Symbol};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
 use vpoll::{Backend, Events, Vpoll};
 use vpoll_bench::measure::{median, ns_per_op};
 use vpoll_bench::record::{Ratio, Subject, Target};
 
-const PAIRS: u64 = 200_000;
 const VPOLL_CTL_ADDEVENTS: libc::c_int = 1;
 const VPOLL_CTL_DELEVENTS: libc::c_int = 2;
+const VPOLL_CTL_SETEVENTS: libc::c_int = 3;
+const IN: u32 = libc::EPOLLIN as u32;
+const OUT: u32 = libc::EPOLLOUT as u32;
+const HUP: u32 = libc::EPOLLHUP as u32;
+const PRI: u32 = libc::EPOLLPRI as u32;
 
 type Create = unsafe extern "C" fn(u32, libc::c_int) -> libc::c_int;
 type Ctl = unsafe extern "C" fn(libc::c_int, libc::c_int, u32) -> libc::c_int;
+type Close = unsafe extern "C" fn(libc::c_int) -> libc::c_int;
 
 fn fail(msg: String) -> ! {
     eprintln!("vpoll-bench-emulation: {msg}");
     std::process::exit(1);
+}
+
+/// The operations measured: each is a pair of changes (or a whole life) that
+/// ends where it started, so it can repeat.
+#[derive(Clone, Copy)]
+enum Operation {
+    /// ADD IN, DEL IN: what a stack does most.
+    AddDelIn,
+    /// SET IN, SET 0.
+    Set,
+    /// DEL OUT, ADD OUT (a full send path and back).
+    OutClearedRestored,
+    /// Create, ADD HUP, close.
+    HupLife,
+    /// ADD PRI, DEL PRI (ours only: the C library ignores PRI).
+    AddDelPri,
+}
+
+impl Operation {
+    fn what(self) -> &'static str {
+        match self {
+            Operation::AddDelIn => "ADD+DEL IN",
+            Operation::Set => "SET IN, SET 0",
+            Operation::OutClearedRestored => "DEL OUT, ADD OUT",
+            Operation::HupLife => "create, ADD HUP, close",
+            Operation::AddDelPri => "ADD+DEL PRI",
+        }
+    }
+
+    /// How many times one measurement repeats it.
+    fn repeats(self) -> u64 {
+        match self {
+            Operation::HupLife => 50_000,
+            _ => 200_000,
+        }
+    }
+
+    /// The events its fd starts with.
+    fn initial(self) -> u32 {
+        match self {
+            Operation::OutClearedRestored => OUT,
+            _ => 0,
+        }
+    }
+
+    /// Nanoseconds per repetition through the Rust API.
+    fn rust(self) -> f64 {
+        let make = |events: u32| {
+            Vpoll::builder()
+                .backend(Backend::Emulation)
+                .events(Events::from_mask(events))
+                .build()
+                .unwrap_or_else(|e| fail(format!("our emulation: {e}")))
+        };
+        let vp = make(self.initial());
+        let (inn, out, pri) = (Events::IN, Events::OUT, Events::PRI);
+        match self {
+            Operation::AddDelIn => ns_per_op(self.repeats(), || {
+                vp.add(inn).unwrap();
+                vp.del(inn).unwrap();
+            }),
+            Operation::Set => ns_per_op(self.repeats(), || {
+                vp.set(inn).unwrap();
+                vp.set(Events::empty()).unwrap();
+            }),
+            Operation::OutClearedRestored => ns_per_op(self.repeats(), || {
+                vp.del(out).unwrap();
+                vp.add(out).unwrap();
+            }),
+            Operation::HupLife => ns_per_op(self.repeats(), || {
+                let vp = make(0);
+                vp.add(Events::HUP).unwrap();
+            }),
+            Operation::AddDelPri => ns_per_op(self.repeats(), || {
+                vp.add(pri).unwrap();
+                vp.del(pri).unwrap();
+            }),
+        }
+    }
+}
+
+/// A C library's vpoll functions, loaded from `path`.
+struct CLib {
+    name: &'static str,
+    create: Create,
+    ctl: Ctl,
+    close: Close,
+    _lib: Library,
+}
+
+impl CLib {
+    fn load(name: &'static str, path: &Path, hint: &str) -> CLib {
+        // SAFETY: loading a libvpoll runs its constructors, which only set
+        // up its tables or probe for a backend; its symbols have the C
+        // signatures of vpoll.h, declared above.
+        let lib = unsafe { Library::new(path) }
+            .unwrap_or_else(|e| fail(format!("{name} is needed: {e}; {hint}")));
+        // SAFETY: as above; the pointers are used only while `_lib` lives.
+        let (create, ctl, close) = unsafe {
+            let create: Symbol<Create> = lib
+                .get(b"vpoll_create\0")
+                .unwrap_or_else(|e| fail(format!("{name}: {e}")));
+            let ctl: Symbol<Ctl> = lib
+                .get(b"vpoll_ctl\0")
+                .unwrap_or_else(|e| fail(format!("{name}: {e}")));
+            let close: Symbol<Close> = lib
+                .get(b"vpoll_close\0")
+                .unwrap_or_else(|e| fail(format!("{name}: {e}")));
+            (*create, *ctl, *close)
+        };
+        CLib {
+            name,
+            create,
+            ctl,
+            close,
+            _lib: lib,
+        }
+    }
+
+    fn create(&self, events: u32) -> RawFd {
+        // SAFETY: vpoll_create takes two integers.
+        let fd = unsafe { (self.create)(events, libc::FD_CLOEXEC) };
+        if fd < 0 {
+            fail(format!(
+                "{}: vpoll_create: {}",
+                self.name,
+                std::io::Error::last_os_error()
+            ));
+        }
+        fd
+    }
+
+    fn ctl(&self, fd: RawFd, op: libc::c_int, events: u32) {
+        // SAFETY: vpoll_ctl takes integers; `fd` is this library's own.
+        let ret = unsafe { (self.ctl)(fd, op, events) };
+        assert_eq!(ret, 0, "{}: vpoll_ctl({fd}, {op}, {events:#x})", self.name);
+    }
+
+    fn close(&self, fd: RawFd) {
+        // SAFETY: `fd` is this library's own, closed once.
+        unsafe { (self.close)(fd) };
+    }
+
+    /// Nanoseconds per repetition of `op`.
+    fn run(&self, op: Operation) -> f64 {
+        let fd = self.create(op.initial());
+        let ns = match op {
+            Operation::AddDelIn => ns_per_op(op.repeats(), || {
+                self.ctl(fd, VPOLL_CTL_ADDEVENTS, IN);
+                self.ctl(fd, VPOLL_CTL_DELEVENTS, IN);
+            }),
+            Operation::Set => ns_per_op(op.repeats(), || {
+                self.ctl(fd, VPOLL_CTL_SETEVENTS, IN);
+                self.ctl(fd, VPOLL_CTL_SETEVENTS, 0);
+            }),
+            Operation::OutClearedRestored => ns_per_op(op.repeats(), || {
+                self.ctl(fd, VPOLL_CTL_DELEVENTS, OUT);
+                self.ctl(fd, VPOLL_CTL_ADDEVENTS, OUT);
+            }),
+            Operation::HupLife => ns_per_op(op.repeats(), || {
+                let fd = self.create(0);
+                self.ctl(fd, VPOLL_CTL_ADDEVENTS, HUP);
+                self.close(fd);
+            }),
+            Operation::AddDelPri => ns_per_op(op.repeats(), || {
+                self.ctl(fd, VPOLL_CTL_ADDEVENTS, PRI);
+                self.ctl(fd, VPOLL_CTL_DELEVENTS, PRI);
+            }),
+        };
+        self.close(fd);
+        ns
+    }
 }
 
 /// What kind of fd `fd` is, from its /proc link.
@@ -35,6 +216,23 @@ fn link(fd: RawFd) -> String {
     std::fs::read_link(format!("/proc/self/fd/{fd}"))
         .map(|p| p.display().to_string())
         .unwrap_or_default()
+}
+
+/// Our C ABI, built next to this program (`cargo build --release -p vpoll-capi`).
+fn our_c_abi() -> PathBuf {
+    std::env::current_exe()
+        .map(|exe| exe.with_file_name("libvpoll_capi.so"))
+        .unwrap_or_else(|e| fail(format!("where am I: {e}")))
+}
+
+/// Medians of alternating measurements: per subject in pairs/s, and of the
+/// ratio of each of ours to the C library's.
+struct Samples {
+    rust: Vec<f64>,
+    ours_c: Vec<f64>,
+    c: Vec<f64>,
+    rust_ratio: Vec<f64>,
+    ours_c_ratio: Vec<f64>,
 }
 
 fn main() {
@@ -52,85 +250,124 @@ fn main() {
         .cloned()
         .unwrap_or_else(|| fail("usage: vpoll-bench-emulation [--runs N] MODE".into()));
 
-    // SAFETY: loading Debian's libvpoll runs its constructor, which only
-    // probes for a backend; its symbols have the C signatures declared above
-    // (vpoll.h).
-    let lib = unsafe { Library::new("libvpoll.so.0") }.unwrap_or_else(|e| {
-        fail(format!(
-            "Debian's libvpoll0 is needed as the peer: {e}; try: apt-get install libvpoll0"
-        ))
-    });
-    // SAFETY: as above.
-    let (create, ctl): (Symbol<Create>, Symbol<Ctl>) = unsafe {
-        (
-            lib.get(b"vpoll_create\0")
-                .unwrap_or_else(|e| fail(e.to_string())),
-            lib.get(b"vpoll_ctl\0")
-                .unwrap_or_else(|e| fail(e.to_string())),
-        )
-    };
-    // SAFETY: vpoll_create takes two integers.
-    let cfd = unsafe { create(0, libc::FD_CLOEXEC) };
-    if cfd < 0 {
-        fail(format!("vpoll_create: {}", std::io::Error::last_os_error()));
+    let debian = CLib::load(
+        "Debian's libvpoll0",
+        Path::new("libvpoll.so.0"),
+        "try: apt-get install libvpoll0",
+    );
+    let ours = CLib::load(
+        "our libvpoll.so.0",
+        &our_c_abi(),
+        "try: cargo build --release -p vpoll-capi",
+    );
+    for lib in [&debian, &ours] {
+        let fd = lib.create(0);
+        if !link(fd).starts_with("socket:") {
+            fail(format!(
+                "{} did not pick its emulation here (its fd is {})",
+                lib.name,
+                link(fd)
+            ));
+        }
+        lib.close(fd);
     }
-    if !link(cfd).starts_with("socket:") {
-        fail(format!(
-            "the C library did not pick its emulation here (its fd is {})",
-            link(cfd)
-        ));
+
+    let operations = [
+        (Operation::AddDelIn, Some(Target::AtLeast(1.10))),
+        (Operation::Set, Some(Target::AtLeast(1.0))),
+        (Operation::OutClearedRestored, Some(Target::AtLeast(1.0))),
+        (Operation::HupLife, Some(Target::AtLeast(1.0))),
+    ];
+    for (op, target) in operations {
+        let mut s = Samples {
+            rust: Vec::new(),
+            ours_c: Vec::new(),
+            c: Vec::new(),
+            rust_ratio: Vec::new(),
+            ours_c_ratio: Vec::new(),
+        };
+        for _ in 0..runs {
+            let rust_ns = op.rust();
+            let ours_c_ns = ours.run(op);
+            let c_ns = debian.run(op);
+            s.rust.push(1e9 / rust_ns);
+            s.ours_c.push(1e9 / ours_c_ns);
+            s.c.push(1e9 / c_ns);
+            s.rust_ratio.push(c_ns / rust_ns);
+            s.ours_c_ratio.push(c_ns / ours_c_ns);
+        }
+        let unit = if matches!(op, Operation::HupLife) {
+            "lives/s"
+        } else {
+            "pairs/s"
+        };
+        let c = Subject::new("C libvpoll emulation", median(&mut s.c), unit);
+        for (how, values, ratios) in [
+            ("Rust API", &mut s.rust, &mut s.rust_ratio),
+            ("C ABI", &mut s.ours_c, &mut s.ours_c_ratio),
+        ] {
+            let mut ratio = Ratio::of(
+                "P6",
+                &format!(
+                    "emulation, {}: ours ({how}) vs Debian's C libvpoll",
+                    op.what()
+                ),
+                Subject::new(format!("vpoll emulation, {how}"), median(values), unit),
+                c.clone(),
+                target,
+                &mode,
+            );
+            ratio.ratio = median(ratios);
+            ratio.spread = Some((ratios[0], ratios[ratios.len() - 1]));
+            println!("{}", ratio.line());
+        }
     }
-    let ours = Vpoll::builder()
+
+    // Context: PRI, which only ours shows, against IN; and the floor.
+    let (mut pri, mut inn, mut pri_ratio) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut floor, mut c_in, mut floor_ratio) = (Vec::new(), Vec::new(), Vec::new());
+    let (a, b) = socket_pair();
+    let with_pri = Vpoll::builder()
         .backend(Backend::Emulation)
         .build()
-        .unwrap();
-
-    let (mut o, mut c, mut r) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut floor, mut floor_r) = (Vec::new(), Vec::new());
-    let (a, b) = socket_pair();
+        .is_ok_and(|vp| vp.backend().deliverable().contains(Events::PRI));
     for _ in 0..runs {
-        let ours_ns = ns_per_op(PAIRS, || {
-            ours.add(Events::IN).unwrap();
-            ours.del(Events::IN).unwrap();
-        });
-        // SAFETY: cfd is the C library's own vpoll fd; ctl takes integers.
-        let c_ns = ns_per_op(PAIRS, || unsafe {
-            assert_eq!(ctl(cfd, VPOLL_CTL_ADDEVENTS, libc::EPOLLIN as u32), 0);
-            assert_eq!(ctl(cfd, VPOLL_CTL_DELEVENTS, libc::EPOLLIN as u32), 0);
-        });
-        // The floor of any socket-pair emulation: one send and one recv.
-        let floor_ns = ns_per_op(PAIRS, || {
-            send_recv(&a, &b);
-        });
-        o.push(1e9 / ours_ns);
-        c.push(1e9 / c_ns);
-        r.push(c_ns / ours_ns);
+        let in_ns = Operation::AddDelIn.rust();
+        if with_pri {
+            let pri_ns = Operation::AddDelPri.rust();
+            pri.push(1e9 / pri_ns);
+            pri_ratio.push(in_ns / pri_ns);
+        }
+        inn.push(1e9 / in_ns);
+        let floor_ns = ns_per_op(Operation::AddDelIn.repeats(), || send_recv(&a, &b));
+        let c_ns = debian.run(Operation::AddDelIn);
         floor.push(1e9 / floor_ns);
-        floor_r.push(c_ns / floor_ns);
+        c_in.push(1e9 / c_ns);
+        floor_ratio.push(c_ns / floor_ns);
     }
-    let mut ratio = Ratio::of(
-        "P6",
-        "emulation: ADD+DEL IN pairs per second, ours vs Debian's C libvpoll",
-        Subject::new("vpoll emulation", median(&mut o), "pairs/s"),
-        Subject::new("C libvpoll emulation", median(&mut c), "pairs/s"),
-        Some(Target::AtLeast(1.5)),
-        &mode,
-    );
-    ratio.ratio = median(&mut r);
-    ratio.spread = Some((r[0], r[r.len() - 1]));
-    println!("{}", ratio.line());
-
-    let c_median = ratio.peer.value;
+    if with_pri {
+        let mut ratio = Ratio::of(
+            "P6",
+            "context: ADD+DEL PRI (urgent data; the C library ignores PRI) vs ADD+DEL IN, ours",
+            Subject::new("vpoll emulation, PRI", median(&mut pri), "pairs/s"),
+            Subject::new("vpoll emulation, IN", median(&mut inn), "pairs/s"),
+            None,
+            &mode,
+        );
+        ratio.ratio = median(&mut pri_ratio);
+        ratio.spread = Some((pri_ratio[0], pri_ratio[pri_ratio.len() - 1]));
+        println!("{}", ratio.line());
+    }
     let mut context = Ratio::of(
         "P6",
-        "context: bare send+recv of a byte on a socket pair (any emulation's floor) vs the C library",
+        "context: bare send+recv of a byte on a socket pair (any emulation's floor) vs the C library's ADD+DEL IN",
         Subject::new("bare send+recv", median(&mut floor), "pairs/s"),
-        Subject::new("C libvpoll emulation", c_median, "pairs/s"),
+        Subject::new("C libvpoll emulation", median(&mut c_in), "pairs/s"),
         None,
         &mode,
     );
-    context.ratio = median(&mut floor_r);
-    context.spread = Some((floor_r[0], floor_r[floor_r.len() - 1]));
+    context.ratio = median(&mut floor_ratio);
+    context.spread = Some((floor_ratio[0], floor_ratio[floor_ratio.len() - 1]));
     println!("{}", context.line());
 }
 

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 
-//! [`Backend`]: the three ways to make a vpoll fd, and choosing one.
+//! [`Backend`]: the three ways to make a vpoll fd, and what each can show.
 
-use crate::{Error, Events, Result};
+use crate::events::Events;
+use crate::kernel;
 use std::fmt;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::str::FromStr;
-use std::sync::OnceLock;
 
 /// How a [`Vpoll`](crate::Vpoll) is made, in the order they are tried.
 ///
@@ -54,7 +54,21 @@ impl Backend {
     pub fn deliverable(self) -> Events {
         match self {
             Backend::Device | Backend::EventFd => Events::ALL,
-            Backend::Emulation => crate::emulation::deliverable(),
+            // What a socket pair can show (see the emulation's table).
+            Backend::Emulation => {
+                let shown = Events::IN
+                    | Events::RDNORM
+                    | Events::OUT
+                    | Events::WRNORM
+                    | Events::WRBAND
+                    | Events::RDHUP
+                    | Events::HUP;
+                if kernel::unix_oob() {
+                    shown | Events::PRI
+                } else {
+                    shown
+                }
+            }
         }
     }
 
@@ -87,26 +101,6 @@ impl Backend {
             }
         })
     }
-
-    /// The backend `VPOLL_BACKEND` forces, if it is set.
-    ///
-    /// ```
-    /// # use vpoll::Backend;
-    /// match Backend::from_env()? {
-    ///     Some(b) => println!("forced: {b}"),
-    ///     None => println!("automatic"),
-    /// }
-    /// # Ok::<(), vpoll::Error>(())
-    /// ```
-    pub fn from_env() -> Result<Option<Backend>> {
-        match std::env::var(BACKEND_VAR) {
-            Ok(value) => value.parse().map(Some),
-            Err(std::env::VarError::NotPresent) => Ok(None),
-            Err(std::env::VarError::NotUnicode(v)) => Err(Error::BadBackendVar {
-                value: v.to_string_lossy().into_owned(),
-            }),
-        }
-    }
 }
 
 impl fmt::Display for Backend {
@@ -120,50 +114,21 @@ impl fmt::Display for Backend {
     }
 }
 
+/// A backend name that is none of `device`, `eventfd`, `emulation`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown backend {0:?}: use device, eventfd or emulation")]
+pub struct ParseBackendError(pub String);
+
 impl FromStr for Backend {
-    type Err = Error;
+    type Err = ParseBackendError;
 
     /// `device`, `eventfd` or `emulation`, in any case.
-    fn from_str(s: &str) -> Result<Backend> {
+    fn from_str(s: &str) -> Result<Backend, ParseBackendError> {
         Backend::ALL
             .into_iter()
             .find(|b| b.to_string().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| Error::BadBackendVar { value: s.into() })
+            .ok_or_else(|| ParseBackendError(s.into()))
     }
-}
-
-/// The backend automatic selection settled on, once one worked.
-static AUTO: OnceLock<Backend> = OnceLock::new();
-
-/// Runs `create` with the backend to use: the forced one, the cached automatic
-/// choice, or each in order until one works (then cached).
-pub(crate) fn select<T>(
-    forced: Option<Backend>,
-    mut create: impl FnMut(Backend) -> Result<T>,
-) -> Result<T> {
-    // An explicit choice wins; VPOLL_BACKEND is read (and must be valid) only without one.
-    let forced = match forced {
-        Some(backend) => Some(backend),
-        None => Backend::from_env()?,
-    };
-    if let Some(backend) = forced {
-        return create(backend);
-    }
-    if let Some(&backend) = AUTO.get() {
-        return create(backend);
-    }
-    let mut tried = Vec::new();
-    for backend in Backend::ALL {
-        match create(backend) {
-            Ok(made) => {
-                let _ = AUTO.set(backend);
-                return Ok(made);
-            }
-            Err(Error::Unavailable { backend, source }) => tried.push((backend, source)),
-            Err(other) => return Err(other),
-        }
-    }
-    Err(Error::NoBackend { tried })
 }
 
 #[cfg(test)]
@@ -177,8 +142,9 @@ mod tests {
         }
         assert_eq!("EventFD".parse::<Backend>().unwrap(), Backend::EventFd);
         assert_eq!(format!("[{:<8}]", Backend::Device), "[device  ]");
-        assert!(
-            matches!("kqueue".parse::<Backend>(), Err(Error::BadBackendVar { value }) if value == "kqueue")
+        assert_eq!(
+            "kqueue".parse::<Backend>(),
+            Err(ParseBackendError("kqueue".into()))
         );
     }
 }

@@ -3,8 +3,11 @@
 //! The device backend: `/dev/vpoll` from the vpoll kernel module.
 
 use crate::abi::{VPOLL_IO_ADDEVENTS, VPOLL_IO_DELEVENTS, VPOLL_IO_SETEVENTS};
+use crate::backend::Backend;
+use crate::error::{Error, Result};
+use crate::events::Events;
 use crate::op::Op;
-use crate::{sys, Backend, Error, Events, Result};
+use crate::sys;
 use std::fs::OpenOptions;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 

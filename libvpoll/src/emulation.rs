@@ -36,8 +36,10 @@
 //! Sides a change does not name are reported as the last change left them;
 //! [`events`](Emulation::events) asks the kernel.
 
+use crate::backend::Backend;
+use crate::error::{Error, Result};
+use crate::events::Events;
 use crate::op::Op;
-use crate::{Backend, Error, Events, Result};
 use nix::errno::Errno;
 use nix::sys::socket::{
     recv, send, setsockopt, shutdown, socketpair, sockopt, AddressFamily, MsgFlags, Shutdown,
@@ -45,7 +47,7 @@ use nix::sys::socket::{
 };
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
 const BACKEND: Backend = Backend::Emulation;
 
@@ -63,26 +65,6 @@ fn sides(events: Events) -> Events {
         }
     }
     sides
-}
-
-/// The events a socket pair can show, `PRI` only where the kernel has AF_UNIX `MSG_OOB`.
-pub(crate) fn deliverable() -> Events {
-    let base = READABLE | WRITABLE | Events::RDHUP | Events::HUP;
-    if oob_supported() {
-        base | Events::PRI
-    } else {
-        base
-    }
-}
-
-/// Whether AF_UNIX stream sockets take `MSG_OOB` here (`CONFIG_AF_UNIX_OOB`).
-fn oob_supported() -> bool {
-    static OOB: OnceLock<bool> = OnceLock::new();
-    *OOB.get_or_init(|| {
-        pair_with(true).is_ok_and(|(a, b)| {
-            send_byte(&b, MsgFlags::MSG_OOB).is_ok() && show(&a).contains(Events::PRI)
-        })
-    })
 }
 
 /// `events` with the whole group of each event in it.
@@ -373,7 +355,7 @@ fn plan(op: Op, events: Events, asked: Events, now: Events) -> Result<(Events, E
         // Exactly these, with what they imply: SET HUP is HUP|RDHUP|IN|RDNORM.
         Op::Set => (events, Events::ALL - closure(events)),
     };
-    let unsupported = target - deliverable();
+    let unsupported = target - BACKEND.deliverable();
     if !unsupported.is_empty() {
         return Err(Error::Unsupported {
             backend: BACKEND,

@@ -2,7 +2,8 @@
 
 //! [`Error`]: what went wrong, and on which backend.
 
-use crate::{Backend, Events};
+use crate::backend::Backend;
+use crate::events::Events;
 use std::io;
 
 /// The result of a vpoll operation.

@@ -4,8 +4,11 @@
 //! eventfd patch (`qemu/patches/` in the vpoll repository).
 
 use crate::abi::{EFD_VPOLL, EFD_VPOLL_ADDEVENTS, EFD_VPOLL_DELEVENTS, EFD_VPOLL_MODEVENTS};
+use crate::backend::Backend;
+use crate::error::{Error, Result};
+use crate::events::Events;
 use crate::op::Op;
-use crate::{sys, Backend, Error, Events, Result};
+use crate::sys;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 const BACKEND: Backend = Backend::EventFd;

@@ -46,18 +46,20 @@
 
 pub mod abi;
 mod backend;
+mod choice;
 mod device;
 mod emulation;
 mod error;
 mod eventfd;
 mod events;
+mod kernel;
 #[cfg(feature = "mio")]
 mod mio_source;
 mod op;
 mod sys;
 mod vpoll;
 
-pub use backend::{Backend, BACKEND_VAR};
+pub use backend::{Backend, ParseBackendError, BACKEND_VAR};
 pub use error::{Error, Result};
 pub use events::{Events, ParseEventsError};
 pub use op::{Op, ParseOpError};

@@ -2,7 +2,7 @@
 
 //! `mio::event::Source` for [`Vpoll`], so mio (and tokio) can register it.
 
-use crate::Vpoll;
+use crate::vpoll::Vpoll;
 use mio::unix::SourceFd;
 use mio::{event, Interest, Registry, Token};
 use std::io;

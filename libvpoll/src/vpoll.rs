@@ -2,10 +2,14 @@
 
 //! [`Vpoll`]: one vpoll file descriptor, whatever the backend.
 
+use crate::backend::Backend;
+use crate::choice;
 use crate::device::{self, Device};
 use crate::emulation::Emulation;
+use crate::error::{Error, Result};
 use crate::eventfd::{self, EventFd};
-use crate::{backend, Backend, Error, Events, Op, Result};
+use crate::events::Events;
+use crate::op::Op;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 
 /// A file descriptor that reports the poll events you set.
@@ -103,7 +107,7 @@ impl Builder {
     /// # Ok::<(), vpoll::Error>(())
     /// ```
     pub fn build(self) -> Result<Vpoll> {
-        let imp = backend::select(self.backend, |backend| {
+        let imp = choice::select(self.backend, |backend| {
             Ok(match backend {
                 Backend::Device => Imp::Device(Device::create(self.events, self.cloexec)?),
                 Backend::EventFd => Imp::EventFd(EventFd::create(self.events, self.cloexec)?),

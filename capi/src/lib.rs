@@ -31,11 +31,11 @@ use table::Entry;
 use vpoll::{Backend, Error, Events, Op, Vpoll};
 
 /// `VPOLL_CTL_ADDEVENTS`: the events are added to the pending ones.
-pub const VPOLL_CTL_ADDEVENTS: libc::c_int = 1;
+pub const VPOLL_CTL_ADDEVENTS: libc::c_int = vpoll::abi::ctl::ADDEVENTS;
 /// `VPOLL_CTL_DELEVENTS`: the events are cleared.
-pub const VPOLL_CTL_DELEVENTS: libc::c_int = 2;
+pub const VPOLL_CTL_DELEVENTS: libc::c_int = vpoll::abi::ctl::DELEVENTS;
 /// `VPOLL_CTL_SETEVENTS`: the events become exactly the pending ones.
-pub const VPOLL_CTL_SETEVENTS: libc::c_int = 3;
+pub const VPOLL_CTL_SETEVENTS: libc::c_int = vpoll::abi::ctl::SETEVENTS;
 
 /// The environment variable that makes every change all or nothing.
 pub const STRICT_VAR: &str = "VPOLL_STRICT";
@@ -209,15 +209,6 @@ fn hand_out(vp: Vpoll, cloexec: bool) -> Result<libc::c_int, libc::c_int> {
     }
 }
 
-fn op_of(op: libc::c_int) -> Option<Op> {
-    match op {
-        VPOLL_CTL_ADDEVENTS => Some(Op::Add),
-        VPOLL_CTL_DELEVENTS => Some(Op::Del),
-        VPOLL_CTL_SETEVENTS => Some(Op::Set),
-        _ => None,
-    }
-}
-
 /// Applies `op` (`VPOLL_CTL_*`) with `events` to vpoll fd `fd`. Returns 0,
 /// or -1 with errno: `EBADF` (not an open fd), `EINVAL` (an unknown op, or an
 /// fd that is no vpoll fd: it is left untouched), and with `VPOLL_STRICT=1`
@@ -227,7 +218,7 @@ fn op_of(op: libc::c_int) -> Option<Op> {
 pub extern "C" fn vpoll_ctl(fd: libc::c_int, op: libc::c_int, events: u32) -> libc::c_int {
     c_call(|| {
         let fd = borrow(fd)?;
-        let op = op_of(op).ok_or(libc::EINVAL)?;
+        let op = Op::from_ctl(op).ok_or(libc::EINVAL)?;
         let events = Events::from_bits_retain(events);
         match entry_of(fd)? {
             Some(entry) => change(&entry.vp, op, events),

@@ -42,11 +42,28 @@ pub const EFD_VPOLL_DELEVENTS: u64 = 2 << 32;
 /// High half of an 8-byte `write`: set the mask to the low half.
 pub const EFD_VPOLL_MODEVENTS: u64 = 3 << 32;
 
+/// The misc device the vpoll module makes.
+pub const DEVICE_PATH: &str = "/dev/vpoll";
+/// The module's directory in sysfs, present while it is loaded.
+pub const MODULE_SYSFS: &str = "/sys/module/vpoll";
+
 /// The `/proc/<pid>/fdinfo/<fd>` key under which `/dev/vpoll` shows its mask.
 pub const FDINFO_KEY: &str = "vpoll-events:";
 /// The fdinfo key under which the patched eventfd says whether it is a vpoll
-/// fd (`1`) or a counter (`0`); its mask is `eventfd-count`.
+/// fd (`1`) or a counter (`0`); its mask is [`FDINFO_EVENTFD_COUNT`].
 pub const FDINFO_EVENTFD_VPOLL: &str = "eventfd-vpoll:";
+/// The fdinfo key of an eventfd's counter, in hexadecimal.
+pub const FDINFO_EVENTFD_COUNT: &str = "eventfd-count:";
+
+/// The C library's `vpoll_ctl` operations (`vpoll.h`).
+pub mod ctl {
+    /// `VPOLL_CTL_ADDEVENTS`: the events are added to the pending ones.
+    pub const ADDEVENTS: i32 = 1;
+    /// `VPOLL_CTL_DELEVENTS`: the events are cleared.
+    pub const DELEVENTS: i32 = 2;
+    /// `VPOLL_CTL_SETEVENTS`: the events become exactly the pending ones.
+    pub const SETEVENTS: i32 = 3;
+}
 
 /// Event bits, as in `<poll.h>` and `<sys/epoll.h>`; [`Events`](crate::Events) names the same.
 pub mod events {

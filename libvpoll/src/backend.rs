@@ -2,6 +2,7 @@
 
 //! [`Backend`]: the three ways to make a vpoll fd, and what each can show.
 
+use crate::abi;
 use crate::events::Events;
 use crate::kernel;
 use std::fmt;
@@ -72,9 +73,8 @@ impl Backend {
         }
     }
 
-    /// Which kernel backend `fd` is a vpoll fd of, told by its fdinfo: a
-    /// `/dev/vpoll` fd shows [`FDINFO_KEY`](crate::abi::FDINFO_KEY), an
-    /// `EFD_VPOLL` eventfd `eventfd-vpoll: 1`. `None` for anything else,
+    /// Which kernel backend `fd` is a vpoll fd of, told by its fdinfo (see
+    /// [`from_fdinfo`](Backend::from_fdinfo)). `None` for anything else,
     /// emulated vpoll fds included (they are plain sockets).
     ///
     /// ```
@@ -88,18 +88,38 @@ impl Backend {
     pub fn of_fd(fd: BorrowedFd<'_>) -> Option<Backend> {
         let fdinfo =
             std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).ok()?;
-        fdinfo.lines().find_map(|line| {
-            if line.starts_with(crate::abi::FDINFO_KEY) {
-                Some(Backend::Device)
-            } else if line
-                .split_whitespace()
-                .eq([crate::abi::FDINFO_EVENTFD_VPOLL, "1"])
-            {
-                Some(Backend::EventFd)
-            } else {
-                None
-            }
-        })
+        Backend::from_fdinfo(&fdinfo).map(|(backend, _)| backend)
+    }
+
+    /// Which kernel backend the fdinfo text of an fd (`/proc/PID/fdinfo/FD`,
+    /// of any process) describes, and the mask it shows there: the only way
+    /// to read another process's vpoll fd without touching it. `None` for
+    /// anything else, emulated vpoll fds included.
+    ///
+    /// ```
+    /// use vpoll::{Backend, Events};
+    /// let device = "pos:\t0\nflags:\t02000002\nvpoll-events:\t0x00002011\n";
+    /// assert_eq!(
+    ///     Backend::from_fdinfo(device),
+    ///     Some((Backend::Device, Events::IN | Events::HUP | Events::RDHUP))
+    /// );
+    /// ```
+    pub fn from_fdinfo(fdinfo: &str) -> Option<(Backend, Events)> {
+        let field = |key: &str| {
+            fdinfo
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .map(|v| v.trim().trim_start_matches("0x"))
+        };
+        if let Some(mask) = field(abi::FDINFO_KEY) {
+            let mask = u32::from_str_radix(mask, 16).ok()?;
+            return Some((Backend::Device, Events::from_mask(mask)));
+        }
+        if field(abi::FDINFO_EVENTFD_VPOLL) == Some("1") {
+            let count = u64::from_str_radix(field(abi::FDINFO_EVENTFD_COUNT)?, 16).ok()?;
+            return Some((Backend::EventFd, Events::from_mask(count as u32)));
+        }
+        None
     }
 }
 
@@ -146,5 +166,26 @@ mod tests {
             "kqueue".parse::<Backend>(),
             Err(ParseBackendError("kqueue".into()))
         );
+    }
+
+    #[test]
+    fn fdinfo_of_each_kind() {
+        let device = "pos:\t0\nflags:\t02000002\nmnt_id:\t20\nino:\t5\nvpoll-events:\t0x00002011\n";
+        assert_eq!(
+            Backend::from_fdinfo(device),
+            Some((Backend::Device, Events::IN | Events::HUP | Events::RDHUP))
+        );
+        let eventfd = "pos:\t0\neventfd-count:                6\neventfd-id: 3\neventfd-semaphore: 0\neventfd-vpoll: 1\n";
+        assert_eq!(
+            Backend::from_fdinfo(eventfd),
+            Some((Backend::EventFd, Events::PRI | Events::OUT))
+        );
+        let counter = "eventfd-count:                6\neventfd-id: 3\neventfd-semaphore: 0\neventfd-vpoll: 0\n";
+        assert_eq!(
+            Backend::from_fdinfo(counter),
+            None,
+            "a plain eventfd is not a vpoll fd"
+        );
+        assert_eq!(Backend::from_fdinfo("pos:\t0\nflags:\t02\n"), None);
     }
 }

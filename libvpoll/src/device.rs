@@ -11,9 +11,6 @@ use crate::sys;
 use std::fs::OpenOptions;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
-/// Where the module's device node is.
-pub(crate) const PATH: &str = "/dev/vpoll";
-
 const BACKEND: Backend = Backend::Device;
 
 /// One open `/dev/vpoll`.
@@ -29,7 +26,7 @@ impl Device {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
-            .open(PATH)
+            .open(crate::abi::DEVICE_PATH)
             .map_err(|e| crate::error::create_error(BACKEND, "open(/dev/vpoll)", e))?;
         let device = Device { fd: file.into() };
         if !cloexec {

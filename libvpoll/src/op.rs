@@ -2,6 +2,7 @@
 
 //! [`Op`]: the three ways to change a vpoll fd's pending events.
 
+use crate::abi::ctl;
 use std::fmt;
 use std::str::FromStr;
 
@@ -43,6 +44,24 @@ impl Op {
 impl fmt::Display for Op {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+impl Op {
+    /// The operation a C `vpoll_ctl` call names ([`abi::ctl`](crate::abi::ctl)).
+    ///
+    /// ```
+    /// use vpoll::{abi, Op};
+    /// assert_eq!(Op::from_ctl(abi::ctl::DELEVENTS), Some(Op::Del));
+    /// assert_eq!(Op::from_ctl(0), None);
+    /// ```
+    pub fn from_ctl(op: i32) -> Option<Op> {
+        match op {
+            ctl::ADDEVENTS => Some(Op::Add),
+            ctl::DELEVENTS => Some(Op::Del),
+            ctl::SETEVENTS => Some(Op::Set),
+            _ => None,
+        }
     }
 }
 

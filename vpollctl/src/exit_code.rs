@@ -6,15 +6,22 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitCode {
     /// It did what was asked.
-    Success = 0,
+    Success,
     /// The operation failed (the message says why).
-    Failure = 1,
+    Failure,
     /// The command line was wrong (clap uses 2 for its own errors too).
-    Usage = 2,
+    Usage,
+    /// `exec`: the command's own status (128 + N if signal N ended it).
+    Command(u8),
 }
 
 impl From<ExitCode> for std::process::ExitCode {
     fn from(code: ExitCode) -> Self {
-        std::process::ExitCode::from(code as u8)
+        std::process::ExitCode::from(match code {
+            ExitCode::Success => 0,
+            ExitCode::Failure => 1,
+            ExitCode::Usage => 2,
+            ExitCode::Command(status) => status,
+        })
     }
 }

@@ -55,7 +55,7 @@ pub fn vpoll_fds(pid: i32) -> std::io::Result<Vec<Listed>> {
         let Ok(fdinfo) = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")) else {
             continue;
         };
-        if let Some((backend, events)) = parse_fdinfo(&fdinfo) {
+        if let Some((backend, events)) = Backend::from_fdinfo(&fdinfo) {
             found.push(Listed {
                 pid,
                 fd,
@@ -69,27 +69,6 @@ pub fn vpoll_fds(pid: i32) -> std::io::Result<Vec<Listed>> {
     Ok(found)
 }
 
-/// Which kind of vpoll fd an fdinfo describes, and its mask.
-pub fn parse_fdinfo(fdinfo: &str) -> Option<(Backend, Events)> {
-    let field = |key: &str| {
-        fdinfo
-            .lines()
-            .find_map(|l| l.strip_prefix(key))
-            .map(|v| v.trim().trim_start_matches("0x"))
-    };
-    if let Some(mask) = field(vpoll::abi::FDINFO_KEY) {
-        return Some((
-            Backend::Device,
-            Events::from_mask(u32::from_str_radix(mask, 16).ok()?),
-        ));
-    }
-    if field("eventfd-vpoll:") == Some("1") {
-        let mask = u64::from_str_radix(field("eventfd-count:")?, 16).ok()?;
-        return Some((Backend::EventFd, Events::from_mask(mask as u32)));
-    }
-    None
-}
-
 /// Every process id in /proc.
 pub fn all_pids() -> Vec<i32> {
     let mut pids: Vec<i32> = std::fs::read_dir("/proc")
@@ -101,30 +80,4 @@ pub fn all_pids() -> Vec<i32> {
         .unwrap_or_default();
     pids.sort_unstable();
     pids
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fdinfo_of_each_kind() {
-        let device = "pos:\t0\nflags:\t02000002\nmnt_id:\t20\nino:\t5\nvpoll-events:\t0x00002011\n";
-        assert_eq!(
-            parse_fdinfo(device),
-            Some((Backend::Device, Events::IN | Events::HUP | Events::RDHUP))
-        );
-        let eventfd = "pos:\t0\neventfd-count:                6\neventfd-id: 3\neventfd-semaphore: 0\neventfd-vpoll: 1\n";
-        assert_eq!(
-            parse_fdinfo(eventfd),
-            Some((Backend::EventFd, Events::PRI | Events::OUT))
-        );
-        let counter = "eventfd-count:                6\neventfd-id: 3\neventfd-semaphore: 0\neventfd-vpoll: 0\n";
-        assert_eq!(
-            parse_fdinfo(counter),
-            None,
-            "a plain eventfd is not a vpoll fd"
-        );
-        assert_eq!(parse_fdinfo("pos:\t0\nflags:\t02\n"), None);
-    }
 }

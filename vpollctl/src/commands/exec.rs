@@ -10,7 +10,7 @@ use std::io::BufRead;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
-use vpoll::{Backend, Events, Vpoll};
+use vpoll::{Backend, Events, Op, ParseEventsError, Vpoll};
 
 pub fn run(
     json: bool,
@@ -58,10 +58,11 @@ pub fn run(
     let status = child
         .wait()
         .context(format!("waiting for {}", command[0]))?;
+    // A status is 0–255 and a signal number below 128, as a shell has them.
     let code = status
         .code()
         .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
-    std::process::exit(code)
+    Ok(ExitCode::Command(code as u8))
 }
 
 /// One stdin command; `None` for a blank line or a comment.
@@ -70,17 +71,17 @@ fn apply(vp: &Vpoll, line: &str) -> Result<Option<Events>, String> {
         return Ok(None);
     }
     let (verb, arg) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
-    let events = || arg.trim().parse::<Events>().map_err(|e| e.to_string());
-    let result = match verb {
-        "add" => vp.add(events()?),
-        "del" => vp.del(events()?),
-        "set" => vp.set(events()?),
-        "get" => vp.events(),
-        _ => {
-            return Err(format!(
-                "unknown command {verb:?}; use add EVENTS, del EVENTS, set EVENTS or get"
-            ))
-        }
+    let result = if verb == "get" {
+        vp.events()
+    } else {
+        let op: Op = verb.parse().map_err(|_| {
+            format!("unknown command {verb:?}; use add EVENTS, del EVENTS, set EVENTS or get")
+        })?;
+        let events: Events = arg
+            .trim()
+            .parse()
+            .map_err(|e: ParseEventsError| e.to_string())?;
+        vp.apply(op, events)
     };
     result.map(Some).map_err(|e| e.to_string())
 }

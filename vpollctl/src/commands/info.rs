@@ -57,7 +57,7 @@ fn probe(backend: Backend) -> Probe {
 }
 
 fn node() -> Option<String> {
-    let meta = std::fs::metadata("/dev/vpoll").ok()?;
+    let meta = std::fs::metadata(vpoll::abi::DEVICE_PATH).ok()?;
     let kind = if meta.file_type().is_char_device() {
         "character device"
     } else {
@@ -123,13 +123,19 @@ pub fn run(json: bool) -> Result<ExitCode> {
     let info = Info {
         device: Device {
             node: node(),
-            module_loaded: std::path::Path::new("/sys/module/vpoll").exists(),
-            module_version: std::fs::read_to_string("/sys/module/vpoll/version")
-                .ok()
-                .map(|v| v.trim().to_owned()),
-            module_refcount: std::fs::read_to_string("/sys/module/vpoll/refcnt")
-                .ok()
-                .and_then(|s| s.trim().parse().ok()),
+            module_loaded: std::path::Path::new(vpoll::abi::MODULE_SYSFS).exists(),
+            module_version: std::fs::read_to_string(format!(
+                "{}/version",
+                vpoll::abi::MODULE_SYSFS
+            ))
+            .ok()
+            .map(|v| v.trim().to_owned()),
+            module_refcount: std::fs::read_to_string(format!(
+                "{}/refcnt",
+                vpoll::abi::MODULE_SYSFS
+            ))
+            .ok()
+            .and_then(|s| s.trim().parse().ok()),
             usable: device_probe,
         },
         eventfd,

@@ -13,6 +13,7 @@ use crate::cli::{Cli, Command};
 use crate::error::{Context, Result};
 use crate::exit_code::ExitCode;
 use clap::CommandFactory;
+use vpoll::Op;
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
     let json = cli.json;
@@ -24,10 +25,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             backend,
             command,
         } => exec::run(json, events, fd, backend, &command),
-        Command::Add { events, target } => remote::apply(json, &target, remote::Op::Add(events)),
-        Command::Del { events, target } => remote::apply(json, &target, remote::Op::Del(events)),
-        Command::Set { events, target } => remote::apply(json, &target, remote::Op::Set(events)),
-        Command::Get { target } => remote::apply(json, &target, remote::Op::Get),
+        Command::Add { events, target } => remote::apply(json, &target, Some((Op::Add, events))),
+        Command::Del { events, target } => remote::apply(json, &target, Some((Op::Del, events))),
+        Command::Set { events, target } => remote::apply(json, &target, Some((Op::Set, events))),
+        Command::Get { target } => remote::apply(json, &target, None),
         Command::Ls { pids } => ls::run(json, &pids),
         Command::Watch {
             target,

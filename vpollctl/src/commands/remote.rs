@@ -6,14 +6,7 @@ use crate::cli::Target;
 use crate::error::{CliError, Context, Result};
 use crate::exit_code::ExitCode;
 use crate::output::{self, Mask};
-use vpoll::{Events, Vpoll};
-
-pub enum Op {
-    Add(Events),
-    Del(Events),
-    Set(Events),
-    Get,
-}
+use vpoll::{Events, Op, Vpoll};
 
 /// Takes the fd over from `target` as a `Vpoll`, refusing anything else.
 pub fn open(target: &Target) -> Result<Vpoll> {
@@ -31,14 +24,14 @@ pub fn open(target: &Target) -> Result<Vpoll> {
     })
 }
 
-pub fn apply(json: bool, target: &Target, op: Op) -> Result<ExitCode> {
+/// Applies `change` to the target's vpoll fd (`None`: only reads it) and
+/// prints the mask then.
+pub fn apply(json: bool, target: &Target, change: Option<(Op, Events)>) -> Result<ExitCode> {
     let vp = open(target)?;
     let what = format!("fd {} of process {}", target.fd, target.pid);
-    let events = match op {
-        Op::Add(ev) => vp.add(ev),
-        Op::Del(ev) => vp.del(ev),
-        Op::Set(ev) => vp.set(ev),
-        Op::Get => vp.events(),
+    let events = match change {
+        Some((op, events)) => vp.apply(op, events),
+        None => vp.events(),
     }
     .context(&what)?;
     output::print(json, &Mask::from(events), || events.to_string());

@@ -8,16 +8,13 @@ mod common;
 use std::io::Read;
 
 use common::*;
-use vpoll_netstack::{TcpListener, TcpStream, UdpSocket};
+use vpoll_netstack::UdpSocket;
 
 #[test]
 fn nothing_leaks_an_fd() {
     let before = open_fds();
     {
-        let (a, b) = pair();
-        let listener = TcpListener::bind(&a, addr(A4, 31)).unwrap();
-        let client = TcpStream::connect(&b, addr(A4, 31)).unwrap();
-        let (server, _) = listener.accept().unwrap();
+        let (a, _b, _listener, client, server) = connected(31);
         client.write_all(b"x").unwrap();
         (&server).read_exact(&mut [0; 1]).unwrap();
         let _u = UdpSocket::bind(&a, addr(A4, 0)).unwrap();

@@ -9,28 +9,30 @@ use std::io::Read;
 use std::thread;
 
 use common::*;
-use vpoll_netstack::{Events, TcpListener, TcpStream};
+use vpoll_netstack::Events;
 
 fn cpu() -> std::time::Duration {
     let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_PROCESS_CPUTIME_ID).unwrap();
     std::time::Duration::new(t.tv_sec() as u64, t.tv_nsec() as u32)
 }
 
+/// The process's CPU time over the next second of wall-clock time.
+fn cpu_in_a_second() -> std::time::Duration {
+    let before = cpu();
+    thread::sleep(std::time::Duration::from_secs(1));
+    cpu() - before
+}
+
 #[test]
 fn an_idle_stack_sleeps() {
-    let (a, b) = pair();
-    let listener = TcpListener::bind(&a, addr(A4, 1)).unwrap();
-    let client = TcpStream::connect(&b, addr(A4, 1)).unwrap();
-    let (server, _) = listener.accept().unwrap();
+    let (a, b, listener, client, server) = connected(1);
     client.write_all(b"x").unwrap();
     (&server).read_exact(&mut [0; 1]).unwrap();
     // Let the delayed ACK and such go out.
     thread::sleep(std::time::Duration::from_millis(300));
-    let before = cpu();
-    thread::sleep(std::time::Duration::from_secs(1));
     // Two stacks' threads with an established connection: no spinning, no
     // polling faster than smoltcp's timers ask.
-    let used = cpu() - before;
+    let used = cpu_in_a_second();
     assert!(
         used < std::time::Duration::from_millis(20),
         "{used:?} of CPU in 1 s idle"
@@ -43,9 +45,7 @@ fn an_idle_stack_sleeps() {
     drop(b);
     assert!(wait_for(&server, Events::RDHUP).contains(Events::RDHUP));
     thread::sleep(std::time::Duration::from_millis(100));
-    let before = cpu();
-    thread::sleep(std::time::Duration::from_secs(1));
-    let used = cpu() - before;
+    let used = cpu_in_a_second();
     assert!(
         used < std::time::Duration::from_millis(20),
         "{used:?} of CPU in 1 s with the link's other end gone"

@@ -11,23 +11,6 @@ use std::thread;
 use common::*;
 use vpoll_netstack::{Error, Events, TcpListener, TcpStream};
 
-fn connected(
-    port: u16,
-) -> (
-    vpoll_netstack::Stack,
-    vpoll_netstack::Stack,
-    TcpListener,
-    TcpStream,
-    TcpStream,
-) {
-    let (a, b) = pair();
-    let listener = TcpListener::bind(&a, addr(A4, port)).unwrap();
-    let client = TcpStream::connect(&b, addr(A4, port)).unwrap();
-    let (server, peer) = listener.accept().unwrap();
-    assert_eq!(peer, client.local_addr().unwrap());
-    (a, b, listener, client, server)
-}
-
 #[test]
 fn a_small_exchange_echoes() {
     let (_a, _b, _l, mut client, mut server) = connected(7);

@@ -306,8 +306,7 @@ fn main() {
             ("Rust API", &mut s.rust, &mut s.rust_ratio),
             ("C ABI", &mut s.ours_c, &mut s.ours_c_ratio),
         ] {
-            let mut ratio = Ratio::of(
-                "P6",
+            print_row(
                 &format!(
                     "emulation, {}: ours ({how}) vs Debian's C libvpoll",
                     op.what()
@@ -315,11 +314,9 @@ fn main() {
                 Subject::new(format!("vpoll emulation, {how}"), median(values), unit),
                 c.clone(),
                 target,
+                ratios,
                 &mode,
             );
-            ratio.ratio = median(ratios);
-            ratio.spread = Some((ratios[0], ratios[ratios.len() - 1]));
-            println!("{}", ratio.line());
         }
     }
 
@@ -346,29 +343,39 @@ fn main() {
         floor_ratio.push(c_ns / floor_ns);
     }
     if with_pri {
-        let mut ratio = Ratio::of(
-            "P6",
+        print_row(
             "context: ADD+DEL PRI (urgent data; the C library ignores PRI) vs ADD+DEL IN, ours",
             Subject::new("vpoll emulation, PRI", median(&mut pri), "pairs/s"),
             Subject::new("vpoll emulation, IN", median(&mut inn), "pairs/s"),
             None,
+            &mut pri_ratio,
             &mode,
         );
-        ratio.ratio = median(&mut pri_ratio);
-        ratio.spread = Some((pri_ratio[0], pri_ratio[pri_ratio.len() - 1]));
-        println!("{}", ratio.line());
     }
-    let mut context = Ratio::of(
-        "P6",
+    print_row(
         "context: bare send+recv of a byte on a socket pair (any emulation's floor) vs the C library's ADD+DEL IN",
         Subject::new("bare send+recv", median(&mut floor), "pairs/s"),
         Subject::new("C libvpoll emulation", median(&mut c_in), "pairs/s"),
         None,
+        &mut floor_ratio,
         &mode,
     );
-    context.ratio = median(&mut floor_ratio);
-    context.spread = Some((floor_ratio[0], floor_ratio[floor_ratio.len() - 1]));
-    println!("{}", context.line());
+}
+
+/// Prints one P6 row: the subjects' medians, and the median of the
+/// per-run `ratios` with their spread.
+fn print_row(
+    what: &str,
+    ours: Subject,
+    peer: Subject,
+    target: Option<Target>,
+    ratios: &mut [f64],
+    mode: &str,
+) {
+    let mut ratio = Ratio::of("P6", what, ours, peer, target, mode);
+    ratio.ratio = median(ratios);
+    ratio.spread = Some((ratios[0], ratios[ratios.len() - 1]));
+    println!("{}", ratio.line());
 }
 
 fn socket_pair() -> (OwnedFd, OwnedFd) {

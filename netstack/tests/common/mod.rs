@@ -98,3 +98,22 @@ pub fn shown(mask: Events) -> Events {
 pub fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
+
+/// Two stacks, a listener on the first at `port`, and one connection
+/// between them: (first, second, listener, client, server).
+pub fn connected(
+    port: u16,
+) -> (
+    Stack,
+    Stack,
+    vpoll_netstack::TcpListener,
+    vpoll_netstack::TcpStream,
+    vpoll_netstack::TcpStream,
+) {
+    let (a, b) = pair();
+    let listener = vpoll_netstack::TcpListener::bind(&a, addr(A4, port)).unwrap();
+    let client = vpoll_netstack::TcpStream::connect(&b, addr(A4, port)).unwrap();
+    let (server, peer) = listener.accept().unwrap();
+    assert_eq!(peer, client.local_addr().unwrap());
+    (a, b, listener, client, server)
+}

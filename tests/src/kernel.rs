@@ -22,3 +22,11 @@ pub fn backends() -> Vec<Backend> {
 pub fn has_efd_vpoll() -> bool {
     backends().contains(&Backend::EventFd)
 }
+
+/// Whether this guest's kernel is the debug flavour (KASAN, lockdep,
+/// kmemleak), which `qemu/vm` says through `VPOLL_KERNEL_FLAVOUR`. Its job is
+/// to watch the module under every kind of use, not to repeat the heaviest
+/// loads several times slower: suites scale those down there.
+pub fn is_debug() -> bool {
+    std::env::var("VPOLL_KERNEL_FLAVOUR").is_ok_and(|f| f == "debug")
+}

@@ -30,8 +30,9 @@
 //! change names is acted on even when it already looks right, so a program
 //! that read or wrote the fd itself is corrected by the next change that names
 //! the side it touched, and a re-`ADD` raises a new edge as on the device.
-//! A result that says someone hung the socket up (`EPIPE`, end of file), and
-//! every change with `PRI` or a hang-up, takes the general path: it acts, then
+//! Adding the first hang-up is one `shutdown`, which cannot miss. A result
+//! that says someone hung the socket up (`EPIPE`, end of file), and every
+//! other change with `PRI` or a hang-up, takes the general path: it acts, then
 //! polls, and starts again from what the socket shows if the change missed.
 //! Sides a change does not name are reported as the last change left them;
 //! [`events`](Emulation::events) asks the kernel.
@@ -206,6 +207,18 @@ impl Emulation {
         now: Events,
         want: Events,
     ) -> Result<Direct> {
+        if op == Op::Add
+            && events.contains(Events::HUP)
+            && closure(Events::HUP).contains(events)
+            && !now.intersects(Events::PRI | HANGUPS)
+        {
+            // A hang-up is one shutdown: the app end then shows
+            // HUP|RDHUP|IN|RDNORM whatever is queued, and its writable side
+            // as it was. It wakes every waiter, as a new hang-up should.
+            shutdown(ctl.as_raw_fd(), Shutdown::Both)
+                .map_err(io_error("shutdown(ctl, SHUT_RDWR)"))?;
+            return Ok(Direct::Done(want));
+        }
         if (now | want | events).intersects(Events::PRI | HANGUPS) {
             return Ok(Direct::Uncommon);
         }

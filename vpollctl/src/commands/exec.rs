@@ -5,9 +5,10 @@
 use crate::error::{CliError, Context, Result};
 use crate::exit_code::ExitCode;
 use crate::output::{self, Mask};
-use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
+use nix::unistd::{dup2, dup3_raw};
 use std::io::BufRead;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 use vpoll::{Backend, Events, Op, ParseEventsError, Vpoll};
@@ -89,8 +90,9 @@ fn apply(vp: &Vpoll, line: &str) -> Result<Option<Events>, String> {
 /// Takes fd number `fd` with a close-on-exec placeholder; refuses a number
 /// that is already open here, rather than closing whatever it is.
 fn reserve(fd: i32) -> Result<OwnedFd> {
-    // SAFETY: F_GETFD only asks whether `fd` is open.
-    if unsafe { libc::fcntl(fd, libc::F_GETFD) } != -1 {
+    // SAFETY: the borrow lives for this one F_GETFD, which only asks whether
+    // `fd` is open (EBADF if not).
+    if fcntl(unsafe { BorrowedFd::borrow_raw(fd) }, FcntlArg::F_GETFD).is_ok() {
         return Err(CliError::usage(format!(
             "fd {fd} is already open in vpollctl; choose another with --fd"
         )));
@@ -99,23 +101,15 @@ fn reserve(fd: i32) -> Result<OwnedFd> {
     if null.as_raw_fd() == fd {
         return Ok(null.into()); // the lowest free number was the one asked for
     }
-    // SAFETY: dup3 onto a number that is not open; the result is owned below.
-    if unsafe { libc::dup3(null.as_raw_fd(), fd, libc::O_CLOEXEC) } != fd {
-        return Err(CliError::failed(
-            format!("dup3 to fd {fd}"),
-            std::io::Error::last_os_error(),
-        ));
-    }
-    // SAFETY: `fd` was just created by dup3 and nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    // SAFETY: `fd` is not open (checked above, and this process opens
+    // nothing in between), so the new descriptor has no other owner.
+    unsafe { dup3_raw(&null, fd, OFlag::O_CLOEXEC) }.context(format!("dup3 to fd {fd}"))
 }
 
 /// Puts a copy of `vp`'s fd in the reserved `slot`, inheritable.
-fn place(vp: &Vpoll, slot: OwnedFd) -> Result<OwnedFd> {
-    // SAFETY: dup2 atomically replaces the placeholder that `slot` owns.
-    if unsafe { libc::dup2(vp.as_raw_fd(), slot.as_raw_fd()) } != slot.as_raw_fd() {
-        return Err(CliError::failed("dup2", std::io::Error::last_os_error()));
-    }
+fn place(vp: &Vpoll, mut slot: OwnedFd) -> Result<OwnedFd> {
+    // Atomically replaces the placeholder that `slot` owns.
+    dup2(vp, &mut slot).context("dup2")?;
     fcntl(&slot, FcntlArg::F_SETFD(FdFlag::empty())).context("clearing close-on-exec")?;
     Ok(slot)
 }

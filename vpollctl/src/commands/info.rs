@@ -4,7 +4,7 @@
 
 use crate::error::Result;
 use crate::exit_code::ExitCode;
-use crate::output::Mask;
+use crate::output::{self, Mask};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use vpoll::{Backend, Events, Vpoll};
 
@@ -145,21 +145,18 @@ pub fn run(json: bool) -> Result<ExitCode> {
         },
         choice,
     };
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&info).expect("serialisable")
-        );
-        return Ok(ExitCode::Success);
-    }
+    output::print(json, &info, || text(&info));
+    Ok(ExitCode::Success)
+}
+
+/// What `info` says to people.
+fn text(info: &Info) -> String {
     let state = |p: &Probe| match &p.reason {
         None => "works".to_owned(),
         Some(r) => format!("not available ({r})"),
     };
     let d = &info.device;
-    println!("device:    {}", state(&d.usable));
-    println!("           node: {}", d.node.as_deref().unwrap_or("none"));
-    if d.module_loaded {
+    let module = if d.module_loaded {
         let version = d
             .module_version
             .as_deref()
@@ -167,28 +164,34 @@ pub fn run(json: bool) -> Result<ExitCode> {
         let pins = d
             .module_refcount
             .map_or(String::new(), |n| format!(", {n} open fds pin it"));
-        println!("           module vpoll{version} loaded{pins}");
+        format!("module vpoll{version} loaded{pins}")
     } else {
-        println!("           module vpoll not loaded (sudo insmod vpoll.ko)");
-    }
-    println!("eventfd:   {}", state(&info.eventfd));
-    let all = Events::ALL;
-    println!("           delivers every event ({all:#x}) where available");
-    println!(
-        "emulation: {}",
-        if info.emulation.available {
-            "works"
-        } else {
-            "not available"
-        }
-    );
-    println!(
-        "           delivers {} only",
-        Backend::Emulation.deliverable()
-    );
-    match &info.choice.backend {
-        Some(b) => println!("choice:    {b} ({})", info.choice.why),
-        None => println!("choice:    none ({})", info.choice.why),
-    }
-    Ok(ExitCode::Success)
+        "module vpoll not loaded (sudo insmod vpoll.ko)".to_owned()
+    };
+    let emulation = if info.emulation.available {
+        "works"
+    } else {
+        "not available"
+    };
+    let choice = match &info.choice.backend {
+        Some(b) => b.to_string(),
+        None => "none".to_owned(),
+    };
+    [
+        format!("device:    {}", state(&d.usable)),
+        format!("           node: {}", d.node.as_deref().unwrap_or("none")),
+        format!("           {module}"),
+        format!("eventfd:   {}", state(&info.eventfd)),
+        format!(
+            "           delivers every event ({:#x}) where available",
+            Events::ALL
+        ),
+        format!("emulation: {emulation}"),
+        format!(
+            "           delivers {} only",
+            Backend::Emulation.deliverable()
+        ),
+        format!("choice:    {choice} ({})", info.choice.why),
+    ]
+    .join("\n")
 }

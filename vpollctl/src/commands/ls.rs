@@ -4,6 +4,7 @@
 
 use crate::error::{Context, Result};
 use crate::exit_code::ExitCode;
+use crate::output;
 use crate::proc::{all_pids, vpoll_fds, Listed};
 
 pub fn run(json: bool, pids: &[i32]) -> Result<ExitCode> {
@@ -18,19 +19,18 @@ pub fn run(json: bool, pids: &[i32]) -> Result<ExitCode> {
             found.extend(vpoll_fds(pid).context(format!("reading /proc/{pid}/fd"))?);
         }
     }
-    if json {
-        println!("{}", serde_json::to_string(&found).expect("serialisable"));
-    } else {
-        println!(
+    output::print(json, &found, || {
+        let mut table = format!(
             "{:>7} {:>4}  {:<9} {:<16} EVENTS",
             "PID", "FD", "BACKEND", "COMMAND"
         );
         for l in &found {
-            println!(
-                "{:>7} {:>4}  {:<9} {:<16} {}",
+            table += &format!(
+                "\n{:>7} {:>4}  {:<9} {:<16} {}",
                 l.pid, l.fd, l.backend, l.command, l.events
             );
         }
-    }
+        table
+    });
     Ok(ExitCode::Success)
 }

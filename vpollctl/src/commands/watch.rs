@@ -14,6 +14,7 @@ use crate::error::{Context, Result};
 use crate::exit_code::ExitCode;
 use crate::output::{self, Mask};
 use io_uring::{cqueue, opcode, types, IoUring};
+use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
@@ -142,7 +143,11 @@ impl Wakeups {
                 let args = types::SubmitArgs::new().timespec(&ts);
                 match ring.submitter().submit_with_args(1, &args) {
                     Ok(_) => {}
-                    Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME | libc::EINTR)) => {}
+                    Err(e)
+                        if matches!(
+                            Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+                            Errno::ETIME | Errno::EINTR
+                        ) => {}
                     Err(e) => return Err(e),
                 }
                 let mut raised = Vec::new();

@@ -41,3 +41,28 @@ pub(crate) const EFD_VPOLL_MODEVENTS: u64 = 3;
 
 /// The size of one `read` or `write` unit: a native-endian `u64`.
 pub(crate) const RECORD_SIZE: usize = core::mem::size_of::<u64>();
+
+/// `struct vpoll_batch`, the argument of [`VPOLL_IO_BATCH`]: where the
+/// entries are, how many, and flags (none defined: must be 0). Its layout is
+/// the same for 32- and 64-bit callers.
+#[repr(C)]
+pub(crate) struct VpollBatch {
+    /// A user pointer to `count` [`BATCH_ENTRY_SIZE`]-byte entries.
+    pub(crate) entries: u64,
+    pub(crate) count: u32,
+    pub(crate) flags: u32,
+}
+
+// SAFETY: Plain integers with no padding (8 + 4 + 4 bytes, `repr(C)`): any
+// bytes are a valid value.
+unsafe impl kernel::transmute::FromBytes for VpollBatch {}
+
+/// `_IOWR('^', 4, struct vpoll_batch)`: apply many entries, each
+/// `{ __s32 fd; __u32 op; __u32 events; __s32 result; }` with `op` one of
+/// the `EFD_VPOLL_*` numbers (1 add, 2 delete, 3 set); returns `count`.
+pub(crate) const VPOLL_IO_BATCH: u32 = kernel::ioctl::_IOWR::<VpollBatch>(VPOLL_IOC_MAGIC, 4);
+/// The size of one `struct vpoll_batch_entry`.
+pub(crate) const BATCH_ENTRY_SIZE: usize = 16;
+/// The most entries one [`VPOLL_IO_BATCH`] takes (`E2BIG` beyond): 16 KiB
+/// of entries, copied in whole before any is applied.
+pub(crate) const VPOLL_BATCH_MAX: u32 = 1024;

@@ -46,7 +46,11 @@ use kernel::{
 
 use crate::{
     abi::*,
-    poll_misc::PollDevice,
+    batch,
+    poll_misc::{
+        OwnFiles,
+        PollDevice, //
+    },
     wait_queue::{
         PollTable,
         PollWaitQueue, //
@@ -55,7 +59,7 @@ use crate::{
 
 /// How an operation changes the pending mask.
 #[derive(Clone, Copy)]
-enum Op {
+pub(crate) enum Op {
     Add,
     Del,
     Set,
@@ -79,7 +83,7 @@ impl Vpoll {
 
     /// Applies `op` with `arg` and returns the resulting mask.
     #[inline]
-    fn apply(&self, op: Op, arg: u32) -> u32 {
+    pub(crate) fn apply(&self, op: Op, arg: u32) -> u32 {
         let arg = arg & EPOLLALLMASK;
         let (new, asserted) = match op {
             Op::Add => (self.events.fetch_or(arg, Ordering::Relaxed) | arg, arg),
@@ -119,15 +123,17 @@ impl PollDevice for Vpoll {
         )
     }
 
-    /// The C module's ioctls. Its argument is the mask itself, an integer, so
-    /// 32-bit callers need no translation. Unknown commands give `ENOTTY`, the
-    /// kernel's convention (the C module answers `EINVAL`).
+    /// The C module's ioctls, whose argument is the mask itself, an integer,
+    /// so 32-bit callers need no translation; and ours, [`VPOLL_IO_BATCH`],
+    /// whose structures are laid out alike for both. Unknown commands give
+    /// `ENOTTY`, the kernel's convention (the C module answers `EINVAL`).
     #[inline]
-    fn ioctl(self: Pin<&Self>, cmd: u32, arg: usize) -> Result<isize> {
+    fn ioctl(self: Pin<&Self>, files: &OwnFiles<Self>, cmd: u32, arg: usize) -> Result<isize> {
         let op = match cmd {
             VPOLL_IO_ADDEVENTS => Op::Add,
             VPOLL_IO_DELEVENTS => Op::Del,
             VPOLL_IO_SETEVENTS => Op::Set,
+            VPOLL_IO_BATCH => return batch::batch(files, arg),
             _ => return Err(ENOTTY),
         };
         // Bits above 31 cannot be events; the mask below drops the rest.

@@ -11,9 +11,13 @@
 use core::marker::PhantomData;
 use kernel::{
     bindings,
-    fs::File,
+    fs::{
+        File,
+        LocalFile, //
+    },
     prelude::*,
     seq_file::SeqFile,
+    sync::aref::ARef,
     types::{
         ForeignOwnable,
         Opaque, //
@@ -34,8 +38,10 @@ pub(crate) trait PollDevice: Sized + Send + Sync {
     /// Creates the state of a newly opened file.
     fn open(file: &File) -> Result<Pin<KBox<Self>>>;
     /// `ioctl(2)`, from native and 32-bit callers alike: a device whose
-    /// arguments are integers needs no translation.
-    fn ioctl(self: Pin<&Self>, cmd: u32, arg: usize) -> Result<isize>;
+    /// arguments are integers, or pointers to structures laid out alike for
+    /// both, needs no translation. `files` finds the caller's other files of
+    /// this device.
+    fn ioctl(self: Pin<&Self>, files: &OwnFiles<Self>, cmd: u32, arg: usize) -> Result<isize>;
     /// `read(2)` into `buf`; returns the bytes written.
     fn read(self: Pin<&Self>, buf: UserSliceWriter) -> Result<usize>;
     /// `write(2)` from `buf`; returns the bytes consumed.
@@ -173,8 +179,15 @@ impl<T: PollDevice> FileOperations<T> {
     ///
     /// Called by the VFS for `ioctl(2)`, native or 32-bit.
     unsafe extern "C" fn ioctl(file: *mut bindings::file, cmd: c_uint, arg: c_ulong) -> c_long {
+        // SAFETY: The file is valid for this call, and `f_op` is fixed once it is open.
+        let ops = unsafe { (*file).f_op };
+        // INVARIANT: an ioctl reaches us only through a file of this table.
+        let files = OwnFiles::<T> {
+            ops,
+            _t: PhantomData,
+        };
         // SAFETY: The file is open, so its private data is live.
-        match unsafe { Self::device(file) }.ioctl(cmd, arg as usize) {
+        match unsafe { Self::device(file) }.ioctl(&files, cmd, arg as usize) {
             Ok(ret) => ret as c_long,
             Err(e) => e.to_errno() as c_long,
         }
@@ -188,6 +201,56 @@ impl<T: PollDevice> FileOperations<T> {
         let device = unsafe { Self::device(file) };
         // SAFETY: procfs passes a valid `seq_file` that is ours for this call.
         device.show_fdinfo(unsafe { SeqFile::from_raw(m) });
+    }
+}
+
+/// The calling process's files of one [`FileOperations`] table, found by
+/// their fd numbers (for an ioctl that acts on several files at once).
+///
+/// # Invariants
+///
+/// `ops` is the `file_operations` of a [`FileOperations<T>`].
+pub(crate) struct OwnFiles<T> {
+    ops: *const bindings::file_operations,
+    _t: PhantomData<T>,
+}
+
+impl<T: PollDevice> OwnFiles<T> {
+    /// The file at `fd` in the caller's fd table, held until the result is
+    /// dropped: `EBADF` if no file is open there, `EINVAL` if it is not one
+    /// of this device's (which is then left untouched).
+    pub(crate) fn get(&self, fd: u32) -> Result<OwnFile<T>> {
+        let file = LocalFile::fget(fd)?;
+        // SAFETY: `fget` holds the file, and `f_op` is fixed once it is open.
+        if unsafe { (*file.as_ptr()).f_op } != self.ops {
+            return Err(EINVAL);
+        }
+        // INVARIANT: the file is held and its table is `T`'s.
+        Ok(OwnFile {
+            file,
+            _t: PhantomData,
+        })
+    }
+}
+
+/// A held file of `T`'s table.
+///
+/// # Invariants
+///
+/// `file`'s `f_op` is the table of a [`FileOperations<T>`], so it was
+/// opened by that table's `open`.
+pub(crate) struct OwnFile<T> {
+    file: ARef<LocalFile>,
+    _t: PhantomData<T>,
+}
+
+impl<T: PollDevice> OwnFile<T> {
+    /// The file's device state.
+    pub(crate) fn device(&self) -> Pin<&T> {
+        // SAFETY: A file of this table is in an fd table only once `open` set
+        // its private data (a failed open is never installed), and the
+        // reference we hold keeps `release` from running (type invariant).
+        unsafe { FileOperations::<T>::device(self.file.as_ptr()) }
     }
 }
 

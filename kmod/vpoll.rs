@@ -21,6 +21,7 @@
 use kernel::prelude::*;
 
 mod abi;
+mod batch;
 mod object;
 mod poll_misc;
 mod wait_queue;

@@ -21,6 +21,20 @@
 #define VPOLL_IO_SETEVENTS _IO(VPOLL_IOC_MAGIC, 3)
 #define EFD_VPOLL_ADDEVENTS (1ULL << 32)
 
+/* This project's batch ioctl: the same layout for 32- and 64-bit callers. */
+struct vpoll_batch_entry {
+	int32_t fd;
+	uint32_t op;
+	uint32_t events;
+	int32_t result;
+};
+struct vpoll_batch {
+	uint64_t entries;
+	uint32_t count;
+	uint32_t flags;
+};
+#define VPOLL_IO_BATCH _IOWR(VPOLL_IOC_MAGIC, 4, struct vpoll_batch)
+
 static int checks, failures;
 
 #define CHECK(cond)                                                             \
@@ -61,6 +75,19 @@ int main(void)
 	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0);
 	CHECK(epoll_wait(ep, &out, 1, 0) == 1 && out.events == (EPOLLHUP | EPOLLRDHUP));
 
+	int other = open("/dev/vpoll", O_RDWR | O_CLOEXEC);
+	struct vpoll_batch_entry e[3] = {
+		{ .fd = other, .op = 1, .events = EPOLLIN },
+		{ .fd = other, .op = 1, .events = EPOLLOUT },
+		{ .fd = 999, .op = 1, .events = EPOLLIN },
+	};
+	struct vpoll_batch b = { .entries = (uintptr_t)e, .count = 3 };
+	CHECK(sizeof(b) == 16 && VPOLL_IO_BATCH == 0xc0105e04);
+	CHECK(ioctl(fd, VPOLL_IO_BATCH, &b) == 3);
+	CHECK(e[0].result == EPOLLIN && e[1].result == (EPOLLIN | EPOLLOUT) && e[2].result == -EBADF);
+	CHECK(ioctl(other, VPOLL_IO_DELEVENTS, 0) == (EPOLLIN | EPOLLOUT));
+
+	close(other);
 	close(ep);
 	close(fd);
 	printf("vpoll32: %d of %d checks passed\n", checks - failures, checks);

@@ -3,7 +3,8 @@
 //! A seeded, model-checked fuzz loop over the device's and the EFD_VPOLL
 //! eventfd's whole user interface: random ioctls (valid and not), reads and
 //! writes of every small size and a huge one, through valid, unaligned, NULL
-//! and unmapped buffers. Every answer must be exactly the documented one, and
+//! and unmapped buffers, and batches (`VPOLL_IO_BATCH`) of valid and invalid
+//! entries. Every answer must be exactly the documented one, and
 //! the mask must always equal the model's.
 
 use nix::errno::Errno;
@@ -56,13 +57,15 @@ fn fuzz(target: &mut Target, rng: &mut Rng, ops: u64, unmapped: *mut u8) {
     let mut buf = [0u8; 32];
     for i in 0..ops {
         let fd = target.fd.as_raw_fd();
-        match rng.below(3) {
+        match rng.below(4) {
             0 => {
                 let nr = rng.below(6) as u32; // 1..=3 are the commands
-                let cmd = if rng.below(4) == 0 {
-                    rng.next_u64() as u32
-                } else {
-                    (u32::from(b'^') << 8) | nr
+                let cmd = match rng.below(4) {
+                    // Any number but the batch's, whose argument is a pointer (arm 3).
+                    0 => Some(rng.next_u64() as u32)
+                        .filter(|&c| c != VPOLL_IO_BATCH)
+                        .unwrap_or(0),
+                    _ => (u32::from(b'^') << 8) | nr,
                 };
                 let arg = rng.next_u64();
                 let got = target.ioctl(cmd, arg);
@@ -101,7 +104,7 @@ fn fuzz(target: &mut Target, rng: &mut Rng, ops: u64, unmapped: *mut u8) {
                     assert_eq!(mask, u64::from(target.mask), "op {i}: the mask read");
                 }
             }
-            _ => {
+            2 => {
                 let op = if rng.below(5) == 0 {
                     rng.next_u64() >> 32
                 } else {
@@ -133,6 +136,56 @@ fn fuzz(target: &mut Target, rng: &mut Rng, ops: u64, unmapped: *mut u8) {
                     }
                 };
                 assert_eq!(got, want, "op {i}: write of {len}, op {op:#x}, at {ptr:p}");
+            }
+            _ => {
+                // A batch of up to 8 entries naming this fd or no open one, with
+                // valid and invalid operations; 1 in 8 times a bad pointer.
+                let mut entries: Vec<BatchEntry> = (0..rng.below(9))
+                    .map(|_| BatchEntry {
+                        fd: if rng.below(4) == 0 {
+                            -1 - rng.below(1 << 20) as i32
+                        } else {
+                            fd
+                        },
+                        op: rng.below(5) as u32,
+                        events: rng.next_u64() as u32,
+                        result: 0,
+                    })
+                    .collect();
+                let bad = rng.below(8) == 0;
+                let header = BatchHeader {
+                    entries: if bad {
+                        unmapped as u64
+                    } else {
+                        entries.as_mut_ptr() as u64
+                    },
+                    count: entries.len() as u32,
+                    flags: 0,
+                };
+                // SAFETY: the header and entries are valid, or `unmapped`, which
+                // the kernel must refuse.
+                let got = result(unsafe { libc::ioctl(fd, VPOLL_IO_BATCH as _, &header) } as isize);
+                if !target.ioctls {
+                    assert_eq!(got, Err(Errno::ENOTTY), "op {i}: batch on an eventfd");
+                } else if bad && !entries.is_empty() {
+                    assert_eq!(
+                        got,
+                        Err(Errno::EFAULT),
+                        "op {i}: batch at an unmapped address"
+                    );
+                } else {
+                    assert_eq!(got, Ok(entries.len()), "op {i}: batch of {}", entries.len());
+                    for (k, e) in entries.iter().enumerate() {
+                        let want = if e.fd != fd {
+                            -libc::EBADF
+                        } else if (1..=3).contains(&e.op) {
+                            target.apply(e.op.into(), e.events) as i32
+                        } else {
+                            -libc::EINVAL
+                        };
+                        assert_eq!(e.result, want, "op {i}: batch entry {k}: {e:?}");
+                    }
+                }
             }
         }
     }

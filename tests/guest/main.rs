@@ -6,11 +6,13 @@
 //! Run with `--test-threads=1`: the lifecycle tests unload and reload the module.
 
 mod abi;
+mod batch;
 mod c_clients;
 mod eventfd;
 mod fuzz;
 mod lifecycle;
 mod matrix;
+mod memcg;
 mod netstack;
 mod protocol;
 mod stress;

@@ -65,9 +65,45 @@ impl Device {
         u32::try_from(mask).expect("mask fits in 32 bits")
     }
 
+    /// `VPOLL_IO_BATCH` for `entries`, which get their results; returns what
+    /// the ioctl returned.
+    pub fn batch(&self, entries: &mut [abi::BatchEntry]) -> Result<u32, Errno> {
+        let header = abi::BatchHeader {
+            entries: entries.as_mut_ptr() as u64,
+            count: entries.len() as u32,
+            flags: 0,
+        };
+        // SAFETY: the header and the entries are valid, writable memory of
+        // the sizes the ioctl reads and writes.
+        unsafe { self.batch_raw(&header) }
+    }
+
+    /// `VPOLL_IO_BATCH` with any header, which may point anywhere.
+    ///
+    /// # Safety
+    ///
+    /// `header` and what it points at must be memory the kernel may read
+    /// and write, or memory the process does not map (the kernel then
+    /// answers `EFAULT`).
+    pub unsafe fn batch_raw(&self, header: *const abi::BatchHeader) -> Result<u32, Errno> {
+        // SAFETY: the caller vouches for the memory; the kernel checks it.
+        let ret = unsafe { libc::ioctl(self.0.as_raw_fd(), abi::VPOLL_IO_BATCH as _, header) };
+        Errno::result(ret).map(|n| n as u32)
+    }
+
     /// An 8-byte `EFD_VPOLL` command by `write`.
     pub fn command(&self, command: u64) -> Result<usize, Errno> {
         nix::unistd::write(&self.0, &command.to_ne_bytes())
+    }
+}
+
+/// One entry of a `VPOLL_IO_BATCH`.
+pub fn entry(fd: &impl AsRawFd, op: i32, events: u32) -> abi::BatchEntry {
+    abi::BatchEntry {
+        fd: fd.as_raw_fd(),
+        op: op as u32,
+        events,
+        result: 0,
     }
 }
 

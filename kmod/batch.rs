@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `VPOLL_IO_BATCH`: many vpoll fds of the calling process changed in one
+//! system call, each exactly as its own ioctl would (the same masking, the
+//! same wakeups, in the entries' order).
+//!
+//! The argument points at a `struct vpoll_batch` ([`VpollBatch`]), whose
+//! `entries` point at `count` entries `{ __s32 fd; __u32 op; __u32 events;
+//! __s32 result; }`. The rules, in the order they are checked:
+//!
+//! - `flags` other than 0 is `EINVAL`; `count` above [`VPOLL_BATCH_MAX`] is
+//!   `E2BIG`; a fault reading the header or any entry is `EFAULT`. In each
+//!   case nothing was applied: the whole array is copied in first.
+//! - Each entry's `result` becomes the fd's new mask, or a negative errno:
+//!   `-EBADF` if no file is open at `fd` in the caller's fd table, `-EINVAL`
+//!   if the file there is not a `/dev/vpoll` file (it is not touched) or `op`
+//!   is not 1 (add), 2 (delete) or 3 (set). Such an entry changes nothing,
+//!   and the others go on.
+//! - The results are written back once every entry is applied; a fault there
+//!   is `EFAULT`, although every entry took effect (`read(2)` on each fd
+//!   tells its mask).
+//! - Otherwise the call returns `count`.
+//!
+//! Only fds the caller could change one by one are reachable: its own fd
+//! table, and only files of this device.
+
+use kernel::{
+    prelude::*,
+    uaccess::{
+        UserPtr,
+        UserSlice, //
+    }, //
+};
+
+use crate::{
+    abi::*,
+    object::{
+        Op,
+        Vpoll, //
+    },
+    poll_misc::OwnFiles,
+};
+
+/// `VPOLL_IO_BATCH` with the user pointer `arg` (see the module doc).
+pub(crate) fn batch(files: &OwnFiles<Vpoll>, arg: usize) -> Result<isize> {
+    let header: VpollBatch = UserSlice::new(UserPtr::from_addr(arg), size_of::<VpollBatch>())
+        .reader()
+        .read()?;
+    if header.flags != 0 {
+        return Err(EINVAL);
+    }
+    if header.count > VPOLL_BATCH_MAX {
+        return Err(E2BIG);
+    }
+    let len = header.count as usize * BATCH_ENTRY_SIZE;
+    // A pointer that does not fit this kernel's addresses cannot be the caller's.
+    let addr = usize::try_from(header.entries).map_err(|_| EFAULT)?;
+    let (reader, mut writer) = UserSlice::new(UserPtr::from_addr(addr), len).reader_writer();
+    let mut entries = KVec::with_capacity(len, GFP_KERNEL_ACCOUNT)?;
+    reader.read_all(&mut entries, GFP_KERNEL_ACCOUNT)?;
+    for entry in entries.chunks_exact_mut(BATCH_ENTRY_SIZE) {
+        let word =
+            |i: usize| u32::from_ne_bytes([entry[i], entry[i + 1], entry[i + 2], entry[i + 3]]);
+        let result = apply(files, word(0) as i32, word(4), word(8));
+        entry[12..16].copy_from_slice(&result.to_ne_bytes());
+    }
+    writer.write_slice(&entries)?;
+    Ok(header.count as isize)
+}
+
+/// One entry: the fd's new mask, or a negative errno.
+fn apply(files: &OwnFiles<Vpoll>, fd: i32, op: u32, events: u32) -> i32 {
+    let op = match u64::from(op) {
+        EFD_VPOLL_ADDEVENTS => Op::Add,
+        EFD_VPOLL_DELEVENTS => Op::Del,
+        EFD_VPOLL_MODEVENTS => Op::Set,
+        _ => return EINVAL.to_errno(),
+    };
+    let Ok(fd) = u32::try_from(fd) else {
+        return EBADF.to_errno();
+    };
+    match files.get(fd) {
+        // A mask is within EPOLLALLMASK, so it is a non-negative i32.
+        Ok(file) => file.device().apply(op, events) as i32,
+        Err(e) => e.to_errno(),
+    }
+}

@@ -28,6 +28,43 @@ pub const VPOLL_IO_DELEVENTS: u32 = io(2);
 /// `_IO('^', 3)`: set the mask; returns it.
 pub const VPOLL_IO_SETEVENTS: u32 = io(3);
 
+/// `_IOWR('^', 4, struct vpoll_batch)`: many changes to many `/dev/vpoll`
+/// fds of the caller in one call (this project's module only; the C module
+/// answers `EINVAL`). The argument points at a [`BatchHeader`]; each
+/// [`BatchEntry`] gets its result; returns the number of entries.
+pub const VPOLL_IO_BATCH: u32 = (3 << 30) | ((size_of::<BatchHeader>() as u32) << 16) | io(4);
+/// The most entries one [`VPOLL_IO_BATCH`] takes (`E2BIG` beyond).
+pub const VPOLL_BATCH_MAX: usize = 1024;
+
+/// `struct vpoll_batch`, the argument of [`VPOLL_IO_BATCH`]: the same layout
+/// for 32- and 64-bit callers.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchHeader {
+    /// The address of the first of `count` [`BatchEntry`]s.
+    pub entries: u64,
+    /// How many entries, at most [`VPOLL_BATCH_MAX`].
+    pub count: u32,
+    /// None defined: 0.
+    pub flags: u32,
+}
+
+/// `struct vpoll_batch_entry`: one change of a [`VPOLL_IO_BATCH`].
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchEntry {
+    /// A `/dev/vpoll` fd of the calling process.
+    pub fd: i32,
+    /// 1 add, 2 delete, 3 set (the [`ctl`] numbers).
+    pub op: u32,
+    /// The events.
+    pub events: u32,
+    /// Set by the kernel: the fd's new mask, or a negative errno (`-EBADF`:
+    /// no file at `fd`; `-EINVAL`: not a `/dev/vpoll` file, which is left
+    /// untouched, or an unknown `op`).
+    pub result: i32,
+}
+
 /// `_IO(VPOLL_IOC_MAGIC, nr)`: direction none, size 0.
 const fn io(nr: u8) -> u32 {
     ((VPOLL_IOC_MAGIC as u32) << 8) | nr as u32
@@ -102,6 +139,9 @@ mod tests {
         assert_eq!(VPOLL_IO_ADDEVENTS, 0x5e01);
         assert_eq!(VPOLL_IO_DELEVENTS, 0x5e02);
         assert_eq!(VPOLL_IO_SETEVENTS, 0x5e03);
+        // _IOWR('^', 4, 16 bytes), as the module's `kernel::ioctl::_IOWR`.
+        assert_eq!(VPOLL_IO_BATCH, 0xc010_5e04);
+        assert_eq!(size_of::<BatchEntry>(), 16);
     }
 
     #[test]

@@ -46,6 +46,7 @@
 
 pub mod abi;
 mod backend;
+mod batch;
 mod choice;
 mod device;
 mod emulation;

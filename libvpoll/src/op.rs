@@ -63,6 +63,20 @@ impl Op {
             _ => None,
         }
     }
+
+    /// The number C's `vpoll_ctl` and `VPOLL_IO_BATCH` give this operation.
+    ///
+    /// ```
+    /// use vpoll::{abi, Op};
+    /// assert_eq!(Op::Set.to_ctl(), abi::ctl::SETEVENTS);
+    /// ```
+    pub fn to_ctl(self) -> i32 {
+        match self {
+            Op::Add => ctl::ADDEVENTS,
+            Op::Del => ctl::DELEVENTS,
+            Op::Set => ctl::SETEVENTS,
+        }
+    }
 }
 
 /// An operation name that is none of `add`, `del`, `set`.

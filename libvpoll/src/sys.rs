@@ -5,6 +5,7 @@
 
 #![allow(unsafe_code)]
 
+use crate::abi::{BatchEntry, BatchHeader, VPOLL_IO_BATCH};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
@@ -18,6 +19,28 @@ pub(crate) fn ioctl_int(fd: BorrowedFd<'_>, cmd: u32, arg: u32) -> io::Result<u3
     // SAFETY: the argument is passed by value; the driver reads no memory
     // through it, and `fd` is a valid open descriptor for the call.
     let ret = unsafe { libc::ioctl(fd.as_raw_fd(), cmd as _, arg as libc::c_ulong) };
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret as u32)
+    }
+}
+
+/// `ioctl(fd, VPOLL_IO_BATCH, &header)` for `entries`, which get their
+/// results; returns the number of entries the kernel processed.
+///
+/// # References
+/// - `kmod/batch.rs`: the rules, and which errors leave what applied.
+pub(crate) fn ioctl_batch(fd: BorrowedFd<'_>, entries: &mut [BatchEntry]) -> io::Result<u32> {
+    let header = BatchHeader {
+        entries: entries.as_mut_ptr() as u64,
+        count: u32::try_from(entries.len())
+            .map_err(|_| io::Error::from_raw_os_error(libc::E2BIG))?,
+        flags: 0,
+    };
+    // SAFETY: `header` and the entries it points at are valid, writable
+    // memory of the sizes the ioctl reads and writes, for the call's duration.
+    let ret = unsafe { libc::ioctl(fd.as_raw_fd(), VPOLL_IO_BATCH as _, &header) };
     if ret < 0 {
         Err(io::Error::last_os_error())
     } else {

@@ -248,6 +248,14 @@ impl Vpoll {
         }
     }
 
+    /// The fd, if it is a `/dev/vpoll` fd (for [`Vpoll::apply_many`]).
+    pub(crate) fn device_fd(&self) -> Option<BorrowedFd<'_>> {
+        match &self.imp {
+            Imp::Device(d) => Some(d.fd()),
+            _ => None,
+        }
+    }
+
     /// Applies as much of `op` with `events` as the backend can show, the way
     /// programs written for the C library expect: on the emulation an event
     /// it cannot deliver (`ERR`, …) is left out, a hang-up it cannot clear

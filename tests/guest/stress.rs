@@ -5,12 +5,14 @@
 //! its operation, no waiter returns for the storm's events, none misses the
 //! final one, nothing deadlocks. Then waiters that race the storm, waiting
 //! for its own events and re-polling after each wakeup (poll, epoll LT and
-//! ET, select, io_uring), round after round. Device and eventfd backends.
+//! ET, select, io_uring), round after round. Device and eventfd backends;
+//! some changes come in batches (`Vpoll::apply_many`: on the device, one
+//! `VPOLL_IO_BATCH` each).
 
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use vpoll::{Backend, Events, Vpoll};
+use vpoll::{Backend, Events, Op, Vpoll};
 use vpoll_tests::rng::Rng;
 use vpoll_tests::waiter::Waiter;
 
@@ -96,28 +98,45 @@ fn epoll_pri(fd: i32, et: bool) -> Events {
     Events::from(out[0].events())
 }
 
-/// One mutator: random ADD/DEL/SET of storm events. On the device each
-/// result is checked: its ioctl returns the mask it made, atomically. (The
+/// One mutator: random ADD/DEL/SET of storm events, alone or (every other
+/// time) in batches of up to 16 changes to random fds, which on the device
+/// are one `VPOLL_IO_BATCH`. On the device each result is checked: its ioctl
+/// (or its entry of the batch) returns the mask it made, atomically. (The
 /// eventfd backend reads the mask back after its write, when other threads
 /// may have changed it already.)
 fn storm(fds: &[Arc<Vpoll>], mut rng: Rng, ops: u64) {
-    for _ in 0..ops {
-        let vp = &fds[rng.below(fds.len() as u64) as usize];
-        let ev = Events::from_mask(rng.next_u64() as u32) & STORM;
-        let op = rng.below(3);
-        let now = match op {
-            0 => vp.add(ev),
-            1 => vp.del(ev),
-            _ => vp.set(ev),
-        }
-        .unwrap();
+    let check = |vp: &Vpoll, op: Op, ev: Events, now: Events| {
         if vp.backend() == Backend::Device {
             match op {
-                0 => assert!(now.contains(ev), "ADD {ev} gave {now}"),
-                1 => assert!(!now.intersects(ev), "DEL {ev} gave {now}"),
-                _ => assert_eq!(now, ev, "SET"),
+                Op::Add => assert!(now.contains(ev), "ADD {ev} gave {now}"),
+                Op::Del => assert!(!now.intersects(ev), "DEL {ev} gave {now}"),
+                Op::Set => assert_eq!(now, ev, "SET"),
             }
         }
+    };
+    let mut done = 0;
+    while done < ops {
+        let batch = if rng.below(2) == 0 {
+            1
+        } else {
+            1 + rng.below(16)
+        };
+        let changes: Vec<(&Vpoll, Op, Events)> = (0..batch)
+            .map(|_| {
+                let vp = &*fds[rng.below(fds.len() as u64) as usize];
+                let ev = Events::from_mask(rng.next_u64() as u32) & STORM;
+                (vp, Op::ALL[rng.below(3) as usize], ev)
+            })
+            .collect();
+        if let [(vp, op, ev)] = changes[..] {
+            check(vp, op, ev, vp.apply(op, ev).unwrap());
+        } else {
+            let results = Vpoll::apply_many(&changes);
+            for (&(vp, op, ev), now) in changes.iter().zip(results) {
+                check(vp, op, ev, now.unwrap());
+            }
+        }
+        done += batch;
     }
 }
 
@@ -294,18 +313,24 @@ fn waiters_racing_a_storm_see_every_rounds_final_raise() {
         let mut slowest = Duration::ZERO;
         for round in 0..ROUNDS {
             start.wait();
-            let mutators: Vec<_> = (0..2)
-                .map(|_| {
+            // One mutator changes alone, the other in batches of 8 (on the
+            // device, one VPOLL_IO_BATCH each).
+            let mutators: Vec<_> = [1, 8]
+                .into_iter()
+                .map(|batch| {
                     let (vp, mut rng) = (vp.clone(), Rng::new(seeds.next_u64()));
                     std::thread::spawn(move || {
-                        for _ in 0..OPS {
-                            let ev = Events::from_mask(rng.next_u64() as u32) & RACING_STORM;
-                            match rng.below(3) {
-                                0 => vp.add(ev),
-                                1 => vp.del(ev),
-                                _ => vp.set(ev),
+                        for _ in 0..OPS / batch {
+                            let changes: Vec<_> = (0..batch)
+                                .map(|_| {
+                                    let ev =
+                                        Events::from_mask(rng.next_u64() as u32) & RACING_STORM;
+                                    (&*vp, Op::ALL[rng.below(3) as usize], ev)
+                                })
+                                .collect();
+                            for r in Vpoll::apply_many(&changes) {
+                                r.unwrap();
                             }
-                            .unwrap();
                         }
                     })
                 })
@@ -314,7 +339,14 @@ fn waiters_racing_a_storm_see_every_rounds_final_raise() {
                 m.join().unwrap();
             }
             let raised = Instant::now();
-            vp.add(Events::HUP).unwrap();
+            // The final raise alone, or as a batch of one, by turns.
+            if round % 2 == 0 {
+                vp.add(Events::HUP).unwrap();
+            } else {
+                Vpoll::apply_many(&[(&vp, Op::Add, Events::HUP)])[0]
+                    .as_ref()
+                    .unwrap();
+            }
             while done.load(Ordering::Acquire) < (round + 1) * KINDS.len() {
                 assert!(
                     raised.elapsed() < BOUND,

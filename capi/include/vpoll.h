@@ -53,6 +53,24 @@ int vpoll_create(uint32_t init_events, int flags);
 int vpoll_ctl(int fd, int op, uint32_t events);
 
 /*
+ * An extension of this library (not in the C libvpoll): many changes in one
+ * call. Each entry's fd, op and events are as for vpoll_ctl; its result is
+ * set to 0, or to minus the errno vpoll_ctl would have set (-EBADF, -EINVAL,
+ * -EOPNOTSUPP, ...) for a change that failed, which changed nothing. The
+ * changes to each fd are made in order. Device fds go to the kernel
+ * together, in one system call per 1024 changes (VPOLL_IO_BATCH); the others
+ * one by one. Returns n, or -1 with errno EINVAL (n < 0, or entries NULL
+ * with n > 0).
+ */
+struct vpoll_ctl_entry {
+	int fd;
+	int op;
+	uint32_t events;
+	int result;
+};
+int vpoll_ctl_batch(struct vpoll_ctl_entry *entries, int n);
+
+/*
  * Closes vpoll fd fd and what the library keeps for it. Returns 0, or -1
  * with errno (EBADF).
  */

@@ -230,6 +230,76 @@ pub extern "C" fn vpoll_ctl(fd: libc::c_int, op: libc::c_int, events: u32) -> li
     })
 }
 
+/// `struct vpoll_ctl_entry`: one change of [`vpoll_ctl_batch`].
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct VpollCtlEntry {
+    /// The vpoll fd.
+    pub fd: libc::c_int,
+    /// `VPOLL_CTL_*`.
+    pub op: libc::c_int,
+    /// The events.
+    pub events: u32,
+    /// Set by the call: 0, or minus the errno `vpoll_ctl` would have set.
+    pub result: libc::c_int,
+}
+
+/// Applies `n` changes, each as [`vpoll_ctl`] would, and sets each entry's
+/// `result` (0, or minus the errno). Device fds go to the kernel together
+/// (`VPOLL_IO_BATCH`), the others one by one. Returns `n`, or -1 with errno
+/// `EINVAL` (`n` < 0, or `entries` NULL with `n` > 0).
+///
+/// # Safety
+///
+/// `entries` must point at `n` valid, writable entries (or be NULL with `n` 0).
+#[no_mangle]
+pub unsafe extern "C" fn vpoll_ctl_batch(
+    entries: *mut VpollCtlEntry,
+    n: libc::c_int,
+) -> libc::c_int {
+    c_call(|| {
+        let Ok(len) = usize::try_from(n) else {
+            return Err(libc::EINVAL);
+        };
+        if len == 0 {
+            return Ok(0);
+        }
+        if entries.is_null() {
+            return Err(libc::EINVAL);
+        }
+        // SAFETY: the caller passes `n` valid, writable entries, ours for the call.
+        let entries = unsafe { std::slice::from_raw_parts_mut(entries, len) };
+        // The emulated fds made here change one by one, as vpoll_ctl does;
+        // every other fd goes to the kernel with the rest.
+        let mut kernel = Vec::new();
+        for (i, e) in entries.iter_mut().enumerate() {
+            let checked = borrow(e.fd).and_then(|fd| {
+                let op = Op::from_ctl(e.op).ok_or(libc::EINVAL)?;
+                Ok((fd, op, Events::from_bits_retain(e.events), entry_of(fd)?))
+            });
+            e.result = match checked {
+                Ok((_, op, events, Some(entry))) => match change(&entry.vp, op, events) {
+                    Ok(_) => 0,
+                    Err(err) => -errno_of(&err),
+                },
+                Ok((fd, op, events, None)) => {
+                    kernel.push((i, (fd, op, events)));
+                    0
+                }
+                Err(errno) => -errno,
+            };
+        }
+        let changes: Vec<_> = kernel.iter().map(|&(_, change)| change).collect();
+        for ((i, _), result) in kernel.iter().zip(Vpoll::apply_many_to(&changes)) {
+            entries[*i].result = match result {
+                Ok(_) => 0,
+                Err(err) => -errno_of(&err),
+            };
+        }
+        Ok(n)
+    })
+}
+
 /// Closes vpoll fd `fd` and whatever this library keeps for it. Returns 0, or
 /// -1 with errno: `EBADF` (not an open fd), `EINVAL` (no vpoll fd: it is left
 /// open).

@@ -45,7 +45,8 @@ fn sh(script: &str) {
 
 /// A stack on a fresh TAP interface whose kernel side has its addresses.
 fn stack(backend: Backend) -> Stack {
-    raise_fd_limit();
+    // Room for a thousand connections on the emulation (two fds each).
+    kernel::raise_fd_limit();
     let link = Link::tap(TAP).unwrap();
     sh(&format!(
         // No duplicate address detection: the address is usable at once.
@@ -57,16 +58,6 @@ fn stack(backend: Backend) -> Stack {
         .backend(backend)
         .start()
         .unwrap()
-}
-
-/// Room for a thousand connections on the emulation (two fds each).
-fn raise_fd_limit() {
-    use nix::sys::resource::{getrlimit, setrlimit, Resource};
-    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
-    // The guest runs the suite as root, which may raise the hard limit too.
-    if setrlimit(Resource::RLIMIT_NOFILE, 65536, 65536.max(hard)).is_err() {
-        setrlimit(Resource::RLIMIT_NOFILE, hard, hard).unwrap();
-    }
 }
 
 /// The fd is the backend's: by fdinfo for the kernel backends; a socket

@@ -30,3 +30,14 @@ pub fn has_efd_vpoll() -> bool {
 pub fn is_debug() -> bool {
     std::env::var("VPOLL_KERNEL_FLAVOUR").is_ok_and(|f| f == "debug")
 }
+
+/// Raises this process's open-file limit as far as it goes (the guest runs
+/// its suites as root, which may raise the hard limit too), for tests that
+/// hold thousands of fds; children inherit it.
+pub fn raise_fd_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    if setrlimit(Resource::RLIMIT_NOFILE, 65536, 65536.max(hard)).is_err() {
+        setrlimit(Resource::RLIMIT_NOFILE, hard, hard).unwrap();
+    }
+}

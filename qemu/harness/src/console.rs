@@ -20,6 +20,16 @@ const REPORT_PATTERNS: &[&str] = &[
     "Call Trace:", // any stack dump
 ];
 
+/// The lines a guest test writes to the kernel log around a memory cgroup
+/// OOM report it causes on purpose (`tests/guest/memcg.rs`). Between them,
+/// and only after the report's own first line, the report's stack dump is
+/// expected; every other report there still fails the run.
+pub const EXPECTED_OOM_BEGIN: &str = "vpoll-test: an expected memory cgroup OOM report follows";
+/// See [`EXPECTED_OOM_BEGIN`].
+pub const EXPECTED_OOM_END: &str = "vpoll-test: end of the expected memory cgroup OOM report";
+/// The first line of every OOM report (`dump_header` in mm/oom_kill.c).
+const OOM_HEADER: &str = "invoked oom-killer:";
+
 /// What a console log says.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Console {
@@ -31,15 +41,28 @@ pub struct Console {
     pub failed: u64,
     /// Lines that belong to kernel reports.
     pub reports: Vec<String>,
+    /// Stack dumps of OOM reports a test announced (see [`EXPECTED_OOM_BEGIN`]).
+    pub expected_oom_dumps: u64,
 }
 
 impl Console {
     /// Parses a whole console log.
     pub fn parse(log: &str) -> Self {
         let mut console = Console::default();
+        // Inside an announced window: whether its OOM report has begun.
+        let mut oom_window: Option<bool> = None;
         for raw in log.lines() {
             let line = strip_timestamp(raw.trim_end_matches('\r'));
-            if let Some(rest) = line.strip_prefix(EXIT_MARKER) {
+            if line.contains(EXPECTED_OOM_BEGIN) {
+                oom_window = Some(false);
+            } else if line.contains(EXPECTED_OOM_END) {
+                oom_window = None;
+            } else if line.contains(OOM_HEADER) && oom_window.is_some() {
+                oom_window = Some(true);
+            }
+            if oom_window == Some(true) && line.contains("Call Trace:") {
+                console.expected_oom_dumps += 1;
+            } else if let Some(rest) = line.strip_prefix(EXIT_MARKER) {
                 console.exit = rest.trim().parse().ok();
             } else if let Some((passed, failed)) = libtest_counts(line) {
                 console.passed += passed;
@@ -117,6 +140,33 @@ mod tests {
         let c = Console::parse(log);
         assert_eq!(c.reports.len(), 5, "{:#?}", c.reports);
         assert!(c.reports[0].starts_with("WARNING: CPU: 1"));
+    }
+
+    #[test]
+    fn an_announced_oom_reports_stack_dump_is_expected_and_nothing_else() {
+        let window = |body: &str| {
+            format!(
+                "[    5.0] {EXPECTED_OOM_BEGIN}\n{body}[    6.0] {EXPECTED_OOM_END}\n[    7.0] Call Trace:\n"
+            )
+        };
+        let oom = "[    5.1] guest invoked oom-killer: gfp_mask=0x400dc0(GFP_KERNEL_ACCOUNT|__GFP_ZERO), order=0\n\
+                   [    5.2] Call Trace:\n\
+                   [    5.3] Out of memory and no killable processes...\n";
+        let c = Console::parse(&window(oom));
+        assert_eq!(c.expected_oom_dumps, 1);
+        // The dump after the window is not expected.
+        assert_eq!(c.reports, ["Call Trace:"]);
+
+        // A dump before the OOM report's header, or any other report inside
+        // the window, still fails.
+        let c = Console::parse(&window(&format!(
+            "[    5.0] Call Trace:\n{oom}[    5.4] BUG: KASAN: use-after-free\n"
+        )));
+        assert_eq!(c.expected_oom_dumps, 1);
+        assert_eq!(
+            c.reports,
+            ["Call Trace:", "BUG: KASAN: use-after-free", "Call Trace:"]
+        );
     }
 
     #[test]

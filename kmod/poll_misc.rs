@@ -33,7 +33,13 @@ use kernel::{
 
 use crate::wait_queue::PollTable;
 
-/// The per-open state of a pollable misc device.
+/// `FMODE_NOWAIT` (include/linux/fs.h), which bindgen does not see through
+/// its cast: the file's reads and writes never block, so io_uring may do
+/// them inline (on a non-blocking fd) rather than in a worker thread.
+const FMODE_NOWAIT: u32 = 1 << 27;
+
+/// The per-open state of a pollable misc device, whose reads and writes
+/// never block.
 pub(crate) trait PollDevice: Sized + Send + Sync {
     /// Creates the state of a newly opened file.
     fn open(file: &File) -> Result<Pin<KBox<Self>>>;
@@ -103,6 +109,8 @@ impl<T: PollDevice> FileOperations<T> {
         if ret != 0 {
             return ret;
         }
+        // SAFETY: The file is being opened: nobody else sees it yet.
+        unsafe { (*raw).f_mode |= FMODE_NOWAIT };
         // SAFETY: The file is valid and not in an `fdget_pos` region during `open`.
         let file = unsafe { File::from_raw_file(raw) };
         match T::open(file) {

@@ -319,3 +319,51 @@ fn ppoll_signal_mask_lets_a_signal_in_and_the_event_still_arrives() {
         drop(vp);
     }
 }
+
+/// The device's reads and writes never block, and say so (`FMODE_NOWAIT`):
+/// io_uring does an `EFD_VPOLL` write to a non-blocking device fd inline,
+/// in `io_uring_enter`, rather than handing it to a worker thread
+/// (`iou-wrk-<tid>`, a thread of this process) as it does for a file that
+/// might block.
+#[test]
+fn io_uring_writes_to_the_device_inline() {
+    use io_uring::{opcode, types, IoUring};
+    use vpoll::abi::EFD_VPOLL_ADDEVENTS;
+    let dev = vpoll_tests::device::Device::open().unwrap();
+    let flags = nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NONBLOCK;
+    nix::fcntl::fcntl(&dev, nix::fcntl::FcntlArg::F_SETFL(flags)).unwrap();
+    // A thread of its own: io_uring's workers belong to the submitting task.
+    let (tid, result, workers) = std::thread::scope(|s| {
+        s.spawn(|| {
+            let tid = nix::unistd::gettid();
+            let mut ring = IoUring::new(4).unwrap();
+            let command = EFD_VPOLL_ADDEVENTS | u64::from(IN);
+            let write = opcode::Write::new(
+                types::Fd(dev.as_raw_fd()),
+                std::ptr::from_ref(&command).cast(),
+                8,
+            )
+            .build();
+            // SAFETY: the fd and the command outlive the request, which
+            // completes before the ring is dropped below.
+            unsafe { ring.submission().push(&write).unwrap() };
+            ring.submit_and_wait(1).unwrap();
+            let result = ring.completion().next().expect("a completion").result();
+            let workers: Vec<String> = std::fs::read_dir("/proc/self/task")
+                .unwrap()
+                .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+                .map(|c| c.trim().to_owned())
+                .filter(|c| *c == format!("iou-wrk-{tid}"))
+                .collect();
+            (tid, result, workers)
+        })
+        .join()
+        .unwrap()
+    });
+    assert_eq!(result, 8, "the write's result");
+    assert_eq!(dev.mask(), IN);
+    assert!(
+        workers.is_empty(),
+        "thread {tid}'s write went to a worker: {workers:?}"
+    );
+}

@@ -3,7 +3,7 @@
 //! The guest benchmarks (run by `qemu/vm bench` with both modules loaded):
 //!
 //! ```text
-//! vpoll-bench [--runs N] MODE [P1 P2 P3 P4 P5 P7 P9 N1 N2]
+//! vpoll-bench [--runs N] MODE [P1 P2 P3 P4 P5 P7 P8 P9 N1 N2]
 //! ```
 //!
 //! MODE names where it runs (it is copied into every result); with no ids,
@@ -250,7 +250,7 @@ fn main() {
         args.drain(..2);
     }
     let Some(mode) = args.first().cloned() else {
-        eprintln!("usage: vpoll-bench [--runs N] MODE [P1 P2 P3 P4 P5 P7 P9 N1 N2]");
+        eprintln!("usage: vpoll-bench [--runs N] MODE [P1 P2 P3 P4 P5 P7 P8 P9 N1 N2]");
         std::process::exit(2);
     };
     let ids = &args[1..];
@@ -372,6 +372,9 @@ fn main() {
             None,
         );
     }
+    if wanted("P8") {
+        p8(&b);
+    }
     if wanted("P5") {
         let (ours, theirs) = memory_per_fd();
         b.ratio(
@@ -385,6 +388,113 @@ fn main() {
             Some(Target::AtMost(1.00)),
         );
     }
+}
+
+/// How P8 changes many vpoll fds.
+#[derive(Clone, Copy)]
+enum Route {
+    /// One `VPOLL_IO_BATCH` for all of them.
+    Batch,
+    /// One ioctl each.
+    Singles,
+    /// One `io_uring_enter` submitting an 8-byte `EFD_VPOLL` write to each.
+    IoUring,
+}
+
+/// Nanoseconds per update when `n` device fds are each raised (ADD IN) and
+/// then cleared (DEL IN) by `route`.
+fn updates(n: usize, route: Route) -> impl FnMut() -> f64 {
+    use vpoll::abi::ctl::{ADDEVENTS, DELEVENTS};
+    use vpoll::abi::events::IN;
+    use vpoll::abi::{EFD_VPOLL_ADDEVENTS, EFD_VPOLL_DELEVENTS};
+    use vpoll_tests::device::{entry, Device};
+    move || {
+        let fds: Vec<Device> = (0..n)
+            .map(|_| {
+                let d = Device::open().expect("opening /dev/vpoll");
+                // Non-blocking, as io_uring needs to write inline.
+                let flags = nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NONBLOCK;
+                nix::fcntl::fcntl(&d, nix::fcntl::FcntlArg::F_SETFL(flags)).expect("O_NONBLOCK");
+                d
+            })
+            .collect();
+        let rounds = (PAIRS / n as u64).max(200);
+        let ns = match route {
+            Route::Batch => {
+                let mut add: Vec<_> = fds.iter().map(|d| entry(d, ADDEVENTS, IN)).collect();
+                let mut del: Vec<_> = fds.iter().map(|d| entry(d, DELEVENTS, IN)).collect();
+                ns_per_op(rounds, || {
+                    fds[0].batch(&mut add).expect("VPOLL_IO_BATCH");
+                    fds[0].batch(&mut del).expect("VPOLL_IO_BATCH");
+                })
+            }
+            Route::Singles => ns_per_op(rounds, || {
+                for d in &fds {
+                    d.add(IN);
+                }
+                for d in &fds {
+                    d.del(IN);
+                }
+            }),
+            Route::IoUring => {
+                use io_uring::{opcode, types, IoUring};
+                let commands = [
+                    EFD_VPOLL_ADDEVENTS | u64::from(IN),
+                    EFD_VPOLL_DELEVENTS | u64::from(IN),
+                ];
+                let mut ring =
+                    IoUring::new((n as u32).next_power_of_two()).expect("io_uring_setup");
+                ns_per_op(rounds, || {
+                    for command in &commands {
+                        for d in &fds {
+                            let write = opcode::Write::new(
+                                types::Fd(d.as_raw_fd()),
+                                std::ptr::from_ref(command).cast(),
+                                8,
+                            )
+                            .build();
+                            // SAFETY: the fd and the 8-byte command outlive the
+                            // request, which completes before this closure returns.
+                            unsafe { ring.submission().push(&write) }.expect("room in the ring");
+                        }
+                        ring.submit_and_wait(n).expect("io_uring_enter");
+                        for cqe in ring.completion() {
+                            assert_eq!(cqe.result(), 8, "an EFD_VPOLL write by io_uring");
+                        }
+                    }
+                })
+            }
+        };
+        ns / (2 * n) as f64
+    }
+}
+
+/// P8: `n` updates to `n` vpoll fds by one `VPOLL_IO_BATCH`, against `n`
+/// ioctls, and for 64 against one `io_uring_enter` of 64 writes.
+fn p8(b: &Bench) {
+    let unit = "ns/update";
+    for n in [1, 4, 16, 64, 256] {
+        b.ratio(
+            (
+                "P8",
+                &format!("{n} updates on {n} fds: one VPOLL_IO_BATCH vs {n} ioctls"),
+            ),
+            ("batch ioctl", &mut updates(n, Route::Batch)),
+            ("single ioctls", &mut updates(n, Route::Singles)),
+            unit,
+            (n == 64).then_some(Target::AtMost(0.125)),
+        );
+    }
+    b.ratio(
+        (
+            "P8",
+            "64 updates on 64 fds: one VPOLL_IO_BATCH vs one io_uring_enter of 64 EFD_VPOLL writes",
+        ),
+        ("batch ioctl", &mut updates(64, Route::Batch)),
+        ("io_uring writes", &mut updates(64, Route::IoUring)),
+        unit,
+        Some(Target::AtMost(1.0)),
+    );
 }
 
 /// N1: the program's cost per event with N connections on a user-level

@@ -10,7 +10,7 @@
 //! mask.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use vpoll::{Backend, Events, Op, Vpoll};
 
@@ -20,8 +20,11 @@ use crate::error::Result;
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
-    /// Masks changed on vpoll fds (one system call each).
+    /// Masks changed on vpoll fds.
     pub mask_updates: u64,
+    /// Of those, the ones made together with others of the same round, in
+    /// one system call (`VPOLL_IO_BATCH`, on the device backend).
+    pub batched_updates: u64,
     /// Mask changes the vpoll fd refused (kept pending and retried).
     pub mask_failures: u64,
     /// Events a backend could not show (`ERR` on the emulation), summed over changes.
@@ -34,6 +37,7 @@ pub struct Stats {
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     mask_updates: AtomicU64,
+    batched_updates: AtomicU64,
     mask_failures: AtomicU64,
     events_not_shown: AtomicU64,
     pub sockets_settled: AtomicU64,
@@ -43,6 +47,7 @@ impl Counters {
     pub fn stats(&self) -> Stats {
         Stats {
             mask_updates: self.mask_updates.load(Ordering::Relaxed),
+            batched_updates: self.batched_updates.load(Ordering::Relaxed),
             mask_failures: self.mask_failures.load(Ordering::Relaxed),
             events_not_shown: self.events_not_shown.load(Ordering::Relaxed),
             sockets_settled: self.sockets_settled.load(Ordering::Relaxed),
@@ -86,29 +91,82 @@ impl Shown {
     /// differs from what it shows and none if not.
     pub fn apply(&self, counters: &Counters) {
         let mut m = self.masks.lock().unwrap_or_else(PoisonError::into_inner);
-        let (want, have) = (m.wanted, m.applied);
-        if want == have {
+        if let Some((op, events)) = change(&m) {
+            let result = self
+                .vpoll
+                .apply_deliverable(op, events)
+                .map(|done| done.dropped);
+            record(&mut m, result, counters);
+        }
+    }
+
+    /// [`apply`](Shown::apply) for many fds (the changes of one round of
+    /// the stack's thread): on the device one system call for all of them
+    /// (`VPOLL_IO_BATCH`), elsewhere one each. Empties `shown`.
+    pub fn apply_all(shown: &mut Vec<Arc<Shown>>, counters: &Counters) {
+        // A socket whose mask changed twice in the round is listed twice.
+        shown.sort_unstable_by_key(Arc::as_ptr);
+        shown.dedup_by(|a, b| Arc::ptr_eq(a, b));
+        let batched = shown.len() > 1 && shown.iter().all(|s| s.vpoll.backend() == Backend::Device);
+        if !batched {
+            shown.drain(..).for_each(|s| s.apply(counters));
             return;
         }
-        let (raise, clear) = (want - have, have - want);
-        let (op, events) = match (raise.is_empty(), clear.is_empty()) {
-            (false, true) => (Op::Add, raise),
-            (true, false) => (Op::Del, clear),
-            _ => (Op::Set, want),
-        };
-        match self.vpoll.apply_deliverable(op, events) {
-            Ok(done) => {
-                m.applied = want;
-                counters.mask_updates.fetch_add(1, Ordering::Relaxed);
-                counters.events_not_shown.fetch_add(
-                    u64::from(done.dropped.bits().count_ones()),
-                    Ordering::Relaxed,
-                );
+        // Each fd's lock is held until its result is recorded, so that a
+        // program's thread applying the same fd meanwhile waits, then finds
+        // it done. Only this thread holds more than one at a time, so none
+        // waits for another that waits for it.
+        let mut locked = Vec::with_capacity(shown.len());
+        let mut changes = Vec::with_capacity(shown.len());
+        for s in shown.iter() {
+            let m = s.masks.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some((op, events)) = change(&m) {
+                changes.push((&s.vpoll, op, events));
+                locked.push(m);
             }
-            // Left as it was: the next change of this socket tries again.
-            Err(_) => {
-                counters.mask_failures.fetch_add(1, Ordering::Relaxed);
-            }
+        }
+        // The device shows every event: nothing is ever dropped.
+        let results = Vpoll::apply_many(&changes);
+        counters.batched_updates.fetch_add(
+            results.iter().filter(|r| r.is_ok()).count() as u64,
+            Ordering::Relaxed,
+        );
+        for (mut m, result) in locked.into_iter().zip(results) {
+            record(&mut m, result.map(|_| Events::empty()), counters);
+        }
+        drop(changes);
+        shown.clear();
+    }
+}
+
+/// The one change that makes an fd showing `applied` show `wanted`, if any.
+fn change(m: &Masks) -> Option<(Op, Events)> {
+    let (want, have) = (m.wanted, m.applied);
+    if want == have {
+        return None;
+    }
+    let (raise, clear) = (want - have, have - want);
+    Some(match (raise.is_empty(), clear.is_empty()) {
+        (false, true) => (Op::Add, raise),
+        (true, false) => (Op::Del, clear),
+        _ => (Op::Set, want),
+    })
+}
+
+/// Records how the change [`change`] chose went: on success (with the
+/// events the backend could not show) the wanted mask is applied.
+fn record(m: &mut Masks, result: vpoll::Result<Events>, counters: &Counters) {
+    match result {
+        Ok(dropped) => {
+            m.applied = m.wanted;
+            counters.mask_updates.fetch_add(1, Ordering::Relaxed);
+            counters
+                .events_not_shown
+                .fetch_add(u64::from(dropped.bits().count_ones()), Ordering::Relaxed);
+        }
+        // Left as it was: the next change of this socket tries again.
+        Err(_) => {
+            counters.mask_failures.fetch_add(1, Ordering::Relaxed);
         }
     }
 }

@@ -21,7 +21,7 @@ use vpoll::Backend;
 use crate::core::{cidr, Buffers, Core};
 use crate::error::{Error, Result};
 use crate::link::Link;
-use crate::shown::{Counters, Stats};
+use crate::shown::{Counters, Shown, Stats};
 
 /// What the stack's thread and the sockets share.
 pub(crate) struct Shared {
@@ -350,10 +350,8 @@ fn run(shared: &Shared) {
             )
         };
         // The masks change now that the lock is free: a program they wake
-        // can take it at once.
-        for shown in pending.drain(..) {
-            shown.apply(&shared.counters);
-        }
+        // can take it at once. On the device, one system call for them all.
+        Shown::apply_all(&mut pending, &shared.counters);
         if let (true, Some(activity)) = (changed, &shared.activity) {
             let _ = activity.write(1);
         }

@@ -318,6 +318,20 @@ fn many_kernel_clients_served_by_one_epoll_loop_level_and_edge_triggered() {
                 start.elapsed()
             );
         }
+        // On the device, a round's mask changes go to the kernel together.
+        let stats = stack.stats();
+        eprintln!(
+            "{backend}: {} mask changes, {} of them in batches",
+            stats.mask_updates, stats.batched_updates
+        );
+        if backend == Backend::Device {
+            assert!(
+                stats.batched_updates > 0,
+                "no batch on the device: {stats:?}"
+            );
+        } else {
+            assert_eq!(stats.batched_updates, 0, "{backend} has no batch ioctl");
+        }
     }
 }
 

@@ -83,9 +83,10 @@ fn the_same_fd_twice_applies_in_order() {
 #[test]
 fn a_bad_entry_fails_alone_and_touches_nothing() {
     let a = Device::open().unwrap();
-    let closed = Device::open().unwrap().as_raw_fd();
     let null = std::fs::File::open("/dev/null").unwrap();
     let efd = EventFd::from_value_and_flags(0, EfdFlags::EFD_NONBLOCK).unwrap();
+    // Closed last, so that nothing opened since took its number.
+    let closed = Device::open().unwrap().as_raw_fd();
     let mut e = [
         entry(&-1, ADD, IN),
         entry(&closed, ADD, IN),

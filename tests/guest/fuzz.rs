@@ -176,12 +176,13 @@ fn fuzz(target: &mut Target, rng: &mut Rng, ops: u64, unmapped: *mut u8) {
                 } else {
                     assert_eq!(got, Ok(entries.len()), "op {i}: batch of {}", entries.len());
                     for (k, e) in entries.iter().enumerate() {
-                        let want = if e.fd != fd {
-                            -libc::EBADF
-                        } else if (1..=3).contains(&e.op) {
-                            target.apply(e.op.into(), e.events) as i32
-                        } else {
+                        // The operation is checked before the fd.
+                        let want = if !(1..=3).contains(&e.op) {
                             -libc::EINVAL
+                        } else if e.fd != fd {
+                            -libc::EBADF
+                        } else {
+                            target.apply(e.op.into(), e.events) as i32
                         };
                         assert_eq!(e.result, want, "op {i}: batch entry {k}: {e:?}");
                     }

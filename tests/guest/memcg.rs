@@ -87,7 +87,8 @@ impl Drop for Cgroup {
 /// A child process that, when told to, opens `path` until it holds `limit`
 /// fds or an open fails, reports, and then holds its fds until killed. It
 /// makes only raw system calls after the fork, as a child of a threaded
-/// process must, so what it charges is its opens and nothing else.
+/// process must. Its fd table is grown to the fd limit first, before it
+/// joins a cgroup, so that what it charges there is its files alone.
 struct Opener {
     pid: Pid,
     go: OwnedFd,
@@ -104,6 +105,14 @@ impl Opener {
         match unsafe { fork() }.expect("fork") {
             ForkResult::Child => unsafe {
                 let mut byte = 0u8;
+                // The fd table at its full size now, charged where we are.
+                let mut limit_now = std::mem::zeroed::<libc::rlimit>();
+                libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit_now);
+                let top = limit_now.rlim_cur.min(1 << 20) as i32 - 1;
+                if libc::dup2(go_r.as_raw_fd(), top) == top {
+                    libc::close(top);
+                }
+                libc::write(report_w.as_raw_fd(), (&raw const byte).cast(), 1);
                 libc::read(go_r.as_raw_fd(), (&raw mut byte).cast(), 1);
                 let mut result = [0i32; 2];
                 while (result[0] as u32) < limit {
@@ -118,11 +127,15 @@ impl Opener {
                 libc::read(go_r.as_raw_fd(), (&raw mut byte).cast(), 1);
                 libc::_exit(0)
             },
-            ForkResult::Parent { child } => Opener {
-                pid: child,
-                go: go_w,
-                report: report_r,
-            },
+            ForkResult::Parent { child } => {
+                let mut ready = [0u8; 1];
+                assert_eq!(read(&report_r, &mut ready), Ok(1), "the child's fd table");
+                Opener {
+                    pid: child,
+                    go: go_w,
+                    report: report_r,
+                }
+            }
         }
     }
 

@@ -231,16 +231,13 @@ fn info_reports_the_loaded_module_and_its_version() {
     let out = vpollctl(&["--json", "info"], "");
     assert_eq!(out.status.code(), Some(0));
     let text = stdout(&out);
-    assert!(text.contains("\"module_loaded\": true"), "{text}");
+    // One line of JSON, as every command's --json.
+    assert_eq!(text.trim().lines().count(), 1, "{text}");
+    assert!(text.contains("\"module_loaded\":true"), "{text}");
+    let version = format!("\"module_version\":\"{}\"", env!("CARGO_PKG_VERSION"));
+    assert!(text.contains(&version), "{text}");
     assert!(
-        text.contains(&format!(
-            "\"module_version\": \"{}\"",
-            env!("CARGO_PKG_VERSION")
-        )),
-        "{text}"
-    );
-    assert!(
-        text.contains("\"node\": \"/dev/vpoll, character device, mode 0666\""),
+        text.contains("\"node\":\"/dev/vpoll, character device, mode 0666\""),
         "{text}"
     );
     let human = stdout(&vpollctl(&["info"], ""));

@@ -24,6 +24,7 @@
 //! Only fds the caller could change one by one are reachable: its own fd
 //! table, and only files of this device.
 
+use core::mem::MaybeUninit;
 use kernel::{
     prelude::*,
     uaccess::{
@@ -55,18 +56,32 @@ pub(crate) fn batch(files: &OwnFiles<Vpoll>, arg: usize) -> Result<isize> {
     let len = header.count as usize * BATCH_ENTRY_SIZE;
     // A pointer that does not fit this kernel's addresses cannot be the caller's.
     let addr = usize::try_from(header.entries).map_err(|_| EFAULT)?;
-    let (reader, mut writer) = UserSlice::new(UserPtr::from_addr(addr), len).reader_writer();
-    let mut entries = KVec::with_capacity(len, GFP_KERNEL_ACCOUNT)?;
-    reader.read_all(&mut entries, GFP_KERNEL_ACCOUNT)?;
+    let (mut reader, mut writer) = UserSlice::new(UserPtr::from_addr(addr), len).reader_writer();
+    // Small batches on the stack, larger ones in a buffer that lives only
+    // for this call (so not charged to the caller's memory cgroup).
+    let mut stack = [MaybeUninit::<u8>::uninit(); SMALL * BATCH_ENTRY_SIZE];
+    let mut heap = KVec::new();
+    let entries: &mut [u8] = if len <= stack.len() {
+        let raw = &mut stack[..len];
+        reader.read_raw(raw)?;
+        // SAFETY: `read_raw` succeeded, so it initialised every byte of `raw`.
+        unsafe { &mut *(core::ptr::from_mut(raw) as *mut [u8]) }
+    } else {
+        reader.read_all(&mut heap, GFP_KERNEL)?;
+        &mut heap
+    };
     for entry in entries.chunks_exact_mut(BATCH_ENTRY_SIZE) {
         let word =
             |i: usize| u32::from_ne_bytes([entry[i], entry[i + 1], entry[i + 2], entry[i + 3]]);
         let result = apply(files, word(0) as i32, word(4), word(8));
         entry[12..16].copy_from_slice(&result.to_ne_bytes());
     }
-    writer.write_slice(&entries)?;
+    writer.write_slice(entries)?;
     Ok(header.count as isize)
 }
+
+/// Batches of up to this many entries are copied to the stack (512 bytes).
+const SMALL: usize = 32;
 
 /// One entry: the fd's new mask, or a negative errno.
 fn apply(files: &OwnFiles<Vpoll>, fd: i32, op: u32, events: u32) -> i32 {

@@ -11,13 +11,9 @@
 use core::marker::PhantomData;
 use kernel::{
     bindings,
-    fs::{
-        File,
-        LocalFile, //
-    },
+    fs::File,
     prelude::*,
     seq_file::SeqFile,
-    sync::aref::ARef,
     types::{
         ForeignOwnable,
         Opaque, //
@@ -224,41 +220,69 @@ pub(crate) struct OwnFiles<T> {
 }
 
 impl<T: PollDevice> OwnFiles<T> {
-    /// The file at `fd` in the caller's fd table, held until the result is
+    /// The file at `fd` in the caller's fd table, until the result is
     /// dropped: `EBADF` if no file is open there, `EINVAL` if it is not one
     /// of this device's (which is then left untouched).
-    pub(crate) fn get(&self, fd: u32) -> Result<OwnFile<T>> {
-        let file = LocalFile::fget(fd)?;
-        // SAFETY: `fget` holds the file, and `f_op` is fixed once it is open.
-        if unsafe { (*file.as_ptr()).f_op } != self.ops {
+    pub(crate) fn get(&self, fd: u32) -> Result<OwnFile<'_, T>> {
+        // SAFETY: `fdget` takes any number. What it returns is put by
+        // `OwnFile`'s drop, within this system call (see `OwnFile`).
+        let got = OwnFile {
+            fd: unsafe { bindings::fdget(fd) },
+            _call: PhantomData,
+        };
+        let file = got.file();
+        if file.is_null() {
+            return Err(EBADF);
+        }
+        // SAFETY: `got` holds the file, and `f_op` is fixed once it is open.
+        if unsafe { (*file).f_op } != self.ops {
             return Err(EINVAL);
         }
         // INVARIANT: the file is held and its table is `T`'s.
-        Ok(OwnFile {
-            file,
-            _t: PhantomData,
-        })
+        Ok(got)
     }
 }
 
-/// A held file of `T`'s table.
+/// A file of `T`'s table, held from the caller's fd table with `fdget`:
+/// while no other task shares that table, without taking a reference (the
+/// cost of a batch entry is mostly this lookup).
 ///
 /// # Invariants
 ///
-/// `file`'s `f_op` is the table of a [`FileOperations<T>`], so it was
-/// opened by that table's `open`.
-pub(crate) struct OwnFile<T> {
-    file: ARef<LocalFile>,
-    _t: PhantomData<T>,
+/// `fd` came from `fdget` and is put on drop. It borrows the [`OwnFiles`]
+/// of one system call, so it is put before that call returns, as `fdget`
+/// requires; nothing in between closes a file or clones the task. Once
+/// [`OwnFiles::get`] returns it, its file's `f_op` is the table of a
+/// [`FileOperations<T>`], so it was opened by that table's `open`.
+pub(crate) struct OwnFile<'call, T> {
+    fd: bindings::fd,
+    _call: PhantomData<&'call OwnFiles<T>>,
 }
 
-impl<T: PollDevice> OwnFile<T> {
+impl<T: PollDevice> OwnFile<'_, T> {
+    /// The file, or null for an empty `fd`.
+    fn file(&self) -> *mut bindings::file {
+        let flags = (bindings::FDPUT_FPUT | bindings::FDPUT_POS_UNLOCK) as c_ulong;
+        (self.fd.word & !flags) as *mut bindings::file
+    }
+
     /// The file's device state.
     pub(crate) fn device(&self) -> Pin<&T> {
         // SAFETY: A file of this table is in an fd table only once `open` set
-        // its private data (a failed open is never installed), and the
-        // reference we hold keeps `release` from running (type invariant).
-        unsafe { FileOperations::<T>::device(self.file.as_ptr()) }
+        // its private data (a failed open is never installed), and holding it
+        // keeps `release` from running (type invariant).
+        unsafe { FileOperations::<T>::device(self.file()) }
+    }
+}
+
+impl<T> Drop for OwnFile<'_, T> {
+    fn drop(&mut self) {
+        // `fdput`: only a file `fdget` took a reference on is put.
+        if self.fd.word & bindings::FDPUT_FPUT as c_ulong != 0 {
+            let flags = (bindings::FDPUT_FPUT | bindings::FDPUT_POS_UNLOCK) as c_ulong;
+            // SAFETY: `fdget` took this reference for us (type invariant).
+            unsafe { bindings::fput((self.fd.word & !flags) as *mut bindings::file) };
+        }
     }
 }
 

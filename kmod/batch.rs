@@ -35,15 +35,20 @@ use kernel::{
 
 use crate::{
     abi::*,
-    object::{
-        Op,
-        Vpoll, //
+    op::Op,
+    poll_misc::{
+        OwnFiles,
+        PollDevice, //
     },
-    poll_misc::OwnFiles,
 };
 
-/// `VPOLL_IO_BATCH` with the user pointer `arg` (see the module doc).
-pub(crate) fn batch(files: &OwnFiles<Vpoll>, arg: usize) -> Result<isize> {
+/// `VPOLL_IO_BATCH` with the user pointer `arg` (see the module doc), each
+/// entry's change made by `apply`, which returns the new mask.
+pub(crate) fn batch<T: PollDevice>(
+    files: &OwnFiles<T>,
+    arg: usize,
+    apply: impl Fn(Pin<&T>, Op, u32) -> u32,
+) -> Result<isize> {
     let header: VpollBatch = UserSlice::new(UserPtr::from_addr(arg), size_of::<VpollBatch>())
         .reader()
         .read()?;
@@ -73,7 +78,7 @@ pub(crate) fn batch(files: &OwnFiles<Vpoll>, arg: usize) -> Result<isize> {
     for entry in entries.chunks_exact_mut(BATCH_ENTRY_SIZE) {
         let word =
             |i: usize| u32::from_ne_bytes([entry[i], entry[i + 1], entry[i + 2], entry[i + 3]]);
-        let result = apply(files, word(0) as i32, word(4), word(8));
+        let result = entry_result(files, &apply, word(0) as i32, word(4), word(8));
         entry[12..16].copy_from_slice(&result.to_ne_bytes());
     }
     writer.write_slice(entries)?;
@@ -84,19 +89,22 @@ pub(crate) fn batch(files: &OwnFiles<Vpoll>, arg: usize) -> Result<isize> {
 const SMALL: usize = 32;
 
 /// One entry: the fd's new mask, or a negative errno.
-fn apply(files: &OwnFiles<Vpoll>, fd: i32, op: u32, events: u32) -> i32 {
-    let op = match u64::from(op) {
-        EFD_VPOLL_ADDEVENTS => Op::Add,
-        EFD_VPOLL_DELEVENTS => Op::Del,
-        EFD_VPOLL_MODEVENTS => Op::Set,
-        _ => return EINVAL.to_errno(),
+fn entry_result<T: PollDevice>(
+    files: &OwnFiles<T>,
+    apply: &impl Fn(Pin<&T>, Op, u32) -> u32,
+    fd: i32,
+    op: u32,
+    events: u32,
+) -> i32 {
+    let Some(op) = Op::from_number(op.into()) else {
+        return EINVAL.to_errno();
     };
     let Ok(fd) = u32::try_from(fd) else {
         return EBADF.to_errno();
     };
     match files.get(fd) {
         // A mask is within EPOLLALLMASK, so it is a non-negative i32.
-        Ok(file) => file.device().apply(op, events) as i32,
+        Ok(file) => apply(file.device(), op, events) as i32,
         Err(e) => e.to_errno(),
     }
 }

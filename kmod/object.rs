@@ -47,6 +47,7 @@ use kernel::{
 use crate::{
     abi::*,
     batch,
+    op::Op,
     poll_misc::{
         OwnFiles,
         PollDevice, //
@@ -56,14 +57,6 @@ use crate::{
         PollWaitQueue, //
     },
 };
-
-/// How an operation changes the pending mask.
-#[derive(Clone, Copy)]
-pub(crate) enum Op {
-    Add,
-    Del,
-    Set,
-}
 
 /// The state behind one open `/dev/vpoll` file.
 #[pin_data]
@@ -129,13 +122,10 @@ impl PollDevice for Vpoll {
     /// `ENOTTY`, the kernel's convention (the C module answers `EINVAL`).
     #[inline]
     fn ioctl(self: Pin<&Self>, files: &OwnFiles<Self>, cmd: u32, arg: usize) -> Result<isize> {
-        let op = match cmd {
-            VPOLL_IO_ADDEVENTS => Op::Add,
-            VPOLL_IO_DELEVENTS => Op::Del,
-            VPOLL_IO_SETEVENTS => Op::Set,
-            VPOLL_IO_BATCH => return batch::batch(files, arg),
-            _ => return Err(ENOTTY),
-        };
+        if cmd == VPOLL_IO_BATCH {
+            return batch::batch(files, arg, |vpoll, op, events| vpoll.apply(op, events));
+        }
+        let op = Op::from_ioctl(cmd).ok_or(ENOTTY)?;
         // Bits above 31 cannot be events; the mask below drops the rest.
         Ok(self.apply(op, arg as u32) as isize)
     }
@@ -157,12 +147,7 @@ impl PollDevice for Vpoll {
             return Err(EINVAL);
         }
         let command: u64 = buf.read()?;
-        let op = match command >> EFD_VPOLL_OP_SHIFT {
-            EFD_VPOLL_ADDEVENTS => Op::Add,
-            EFD_VPOLL_DELEVENTS => Op::Del,
-            EFD_VPOLL_MODEVENTS => Op::Set,
-            _ => return Err(EINVAL),
-        };
+        let op = Op::from_number(command >> EFD_VPOLL_OP_SHIFT).ok_or(EINVAL)?;
         self.apply(op, command as u32);
         Ok(RECORD_SIZE)
     }

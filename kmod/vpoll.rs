@@ -23,6 +23,7 @@ use kernel::prelude::*;
 mod abi;
 mod batch;
 mod object;
+mod op;
 mod poll_misc;
 mod wait_queue;
 

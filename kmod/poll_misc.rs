@@ -259,13 +259,15 @@ pub(crate) struct OwnFile<'call, T> {
     _call: PhantomData<&'call OwnFiles<T>>,
 }
 
-impl<T: PollDevice> OwnFile<'_, T> {
+impl<T> OwnFile<'_, T> {
     /// The file, or null for an empty `fd`.
     fn file(&self) -> *mut bindings::file {
         let flags = (bindings::FDPUT_FPUT | bindings::FDPUT_POS_UNLOCK) as c_ulong;
         (self.fd.word & !flags) as *mut bindings::file
     }
+}
 
+impl<T: PollDevice> OwnFile<'_, T> {
     /// The file's device state.
     pub(crate) fn device(&self) -> Pin<&T> {
         // SAFETY: A file of this table is in an fd table only once `open` set
@@ -279,9 +281,8 @@ impl<T> Drop for OwnFile<'_, T> {
     fn drop(&mut self) {
         // `fdput`: only a file `fdget` took a reference on is put.
         if self.fd.word & bindings::FDPUT_FPUT as c_ulong != 0 {
-            let flags = (bindings::FDPUT_FPUT | bindings::FDPUT_POS_UNLOCK) as c_ulong;
             // SAFETY: `fdget` took this reference for us (type invariant).
-            unsafe { bindings::fput((self.fd.word & !flags) as *mut bindings::file) };
+            unsafe { bindings::fput(self.file()) };
         }
     }
 }

@@ -271,7 +271,7 @@ pub unsafe extern "C" fn vpoll_ctl_batch(
         let entries = unsafe { std::slice::from_raw_parts_mut(entries, len) };
         // The emulated fds made here change one by one, as vpoll_ctl does;
         // every other fd goes to the kernel with the rest.
-        let mut kernel = Vec::new();
+        let (mut kernel_at, mut kernel) = (Vec::new(), Vec::new());
         for (i, e) in entries.iter_mut().enumerate() {
             let checked = borrow(e.fd).and_then(|fd| {
                 let op = Op::from_ctl(e.op).ok_or(libc::EINVAL)?;
@@ -283,15 +283,15 @@ pub unsafe extern "C" fn vpoll_ctl_batch(
                     Err(err) => -errno_of(&err),
                 },
                 Ok((fd, op, events, None)) => {
-                    kernel.push((i, (fd, op, events)));
+                    kernel_at.push(i);
+                    kernel.push((fd, op, events));
                     0
                 }
                 Err(errno) => -errno,
             };
         }
-        let changes: Vec<_> = kernel.iter().map(|&(_, change)| change).collect();
-        for ((i, _), result) in kernel.iter().zip(Vpoll::apply_many_to(&changes)) {
-            entries[*i].result = match result {
+        for (i, result) in kernel_at.into_iter().zip(Vpoll::apply_many_to(&kernel)) {
+            entries[i].result = match result {
                 Ok(_) => 0,
                 Err(err) => -errno_of(&err),
             };

@@ -11,6 +11,7 @@
 
 use crate::abi::{BatchEntry, VPOLL_BATCH_MAX};
 use crate::backend::Backend;
+use crate::device;
 use crate::error::{Error, Result};
 use crate::events::Events;
 use crate::op::Op;
@@ -46,9 +47,10 @@ impl Vpoll {
     pub fn apply_many(changes: &[(&Vpoll, Op, Events)]) -> Vec<Result<Events>> {
         let mut results: Vec<Option<Result<Events>>> = Vec::with_capacity(changes.len());
         let mut batch = Batch::default();
+        let batching = !NO_BATCH.load(Ordering::Relaxed);
         for (i, &(vp, op, events)) in changes.iter().enumerate() {
             match vp.device_fd() {
-                Some(fd) if !NO_BATCH.load(Ordering::Relaxed) => {
+                Some(fd) if batching => {
                     batch.push(i, fd, op, events);
                     results.push(None);
                 }
@@ -90,8 +92,9 @@ impl Vpoll {
     pub fn apply_many_to(changes: &[(BorrowedFd<'_>, Op, Events)]) -> Vec<Result<Events>> {
         let mut results: Vec<Option<Result<Events>>> = Vec::with_capacity(changes.len());
         let mut batch = Batch::default();
+        let batching = !NO_BATCH.load(Ordering::Relaxed);
         for (i, &(fd, op, events)) in changes.iter().enumerate() {
-            if NO_BATCH.load(Ordering::Relaxed) {
+            if !batching {
                 results.push(Some(Vpoll::apply_to(fd, op, events)));
             } else {
                 batch.push(i, fd, op, events);
@@ -109,12 +112,12 @@ impl Vpoll {
     }
 }
 
-/// Changes bound for `VPOLL_IO_BATCH`, with the index of each in the caller's list.
+/// Changes bound for `VPOLL_IO_BATCH`, with the index of each in the
+/// caller's list and the fd it names.
 #[derive(Default)]
 struct Batch<'fd> {
     entries: Vec<BatchEntry>,
-    index: Vec<usize>,
-    fds: Vec<BorrowedFd<'fd>>,
+    slots: Vec<(usize, BorrowedFd<'fd>)>,
 }
 
 impl<'fd> Batch<'fd> {
@@ -125,8 +128,7 @@ impl<'fd> Batch<'fd> {
             events: events.bits(),
             result: 0,
         });
-        self.index.push(i);
-        self.fds.push(fd);
+        self.slots.push((i, fd));
     }
 
     /// Sends the changes, [`VPOLL_BATCH_MAX`] at a time, through the first
@@ -144,12 +146,11 @@ impl<'fd> Batch<'fd> {
         let groups = self
             .entries
             .chunks_mut(VPOLL_BATCH_MAX)
-            .zip(self.index.chunks(VPOLL_BATCH_MAX))
-            .zip(self.fds.chunks(VPOLL_BATCH_MAX));
-        for ((entries, index), fds) in groups {
-            match sys::ioctl_batch(fds[0], entries) {
+            .zip(self.slots.chunks(VPOLL_BATCH_MAX));
+        for (entries, slots) in groups {
+            match sys::ioctl_batch(slots[0].1, entries) {
                 Ok(_) => {
-                    for (entry, &i) in entries.iter().zip(index) {
+                    for (entry, &(i, _)) in entries.iter().zip(slots) {
                         results[i] = Some(match entry.result {
                             mask if mask >= 0 => Ok(Events::from_bits_retain(mask as u32)),
                             e if e == -libc::EINVAL && !devices => alone(i),
@@ -163,11 +164,10 @@ impl<'fd> Batch<'fd> {
                 }
                 // Refused before any entry was applied: each goes alone.
                 Err(e) => {
-                    let refused = matches!(e.raw_os_error(), Some(libc::ENOTTY | libc::EINVAL));
-                    if devices && refused {
+                    if devices && device::refuses(&e) {
                         NO_BATCH.store(true, Ordering::Relaxed);
                     }
-                    for &i in index {
+                    for &(i, _) in slots {
                         results[i] = Some(alone(i));
                     }
                 }

@@ -94,6 +94,13 @@ pub(crate) fn apply(fd: BorrowedFd<'_>, op: Op, events: Events) -> Result<Events
         })
 }
 
+/// Whether a file answered a vpoll ioctl as one it does not have: `ENOTTY`,
+/// or `EINVAL` from some drivers and from the C module for commands it
+/// lacks (`VPOLL_IO_BATCH`).
+pub(crate) fn refuses(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOTTY | libc::EINVAL))
+}
+
 /// The pending mask of `/dev/vpoll` fd `fd`: an 8-byte `read`, or for the C
 /// module (which has no `read`) a DEL of nothing, which changes nothing and
 /// returns the mask.

@@ -325,8 +325,7 @@ impl Vpoll {
     /// ```
     pub fn apply_to(fd: BorrowedFd<'_>, op: Op, events: Events) -> Result<Events> {
         match device::apply(fd, op, events) {
-            Err(Error::Io { source, .. })
-                if matches!(source.raw_os_error(), Some(libc::ENOTTY | libc::EINVAL)) => {}
+            Err(Error::Io { source, .. }) if device::refuses(&source) => {}
             done => return done,
         }
         match Backend::of_fd(fd) {

@@ -22,6 +22,7 @@ use kernel::prelude::*;
 
 mod abi;
 mod batch;
+mod compat;
 mod object;
 mod op;
 mod poll_misc;
@@ -47,7 +48,7 @@ module! {
     },
 }
 
-static VPOLL_FOPS: FileOperations<Vpoll> = FileOperations::new(&THIS_MODULE);
+static VPOLL_FOPS: FileOperations<Vpoll> = FileOperations::new(compat::this_module());
 
 /// `MODULE_VERSION`: `modinfo` and `/sys/module/vpoll/version` show it. The
 /// `module!` macro of 7.2 has no key for it; this is the entry C emits.
@@ -62,7 +63,7 @@ struct VpollModule {
 
 impl kernel::Module for VpollModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        let mode = *module_parameters::mode.value();
+        let mode = compat::param(&module_parameters::mode);
         if mode & !0o777 != 0 {
             pr_err!("mode={:#o} has bits outside 0777\n", mode);
             return Err(EINVAL);

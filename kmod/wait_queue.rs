@@ -11,17 +11,10 @@
 //! waiter order themselves with the barriers of `wq_has_sleeper()`, so a
 //! change with nobody waiting costs no lock at all.
 
+use crate::compat::smp_mb;
 use core::marker::PhantomData;
 use kernel::{
-    bindings,
-    fs::File,
-    prelude::*,
-    sync::{
-        barrier::smp_mb,
-        LockClassKey, //
-    },
-    task::TASK_NORMAL,
-    types::Opaque,
+    bindings, fs::File, prelude::*, sync::LockClassKey, task::TASK_NORMAL, types::Opaque,
 };
 
 /// A pinned `struct wait_queue_head` that is woken with a poll key.

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: MIT OR Apache-2.0
-# vpoll on Debian's own kernel: the newest trixie-backports build of our kernel
-# series, vpoll.ko built from the unchanged kmod/ against a tree prepared with
-# Debian's config, Module.symvers and compilers (in a trixie chroot), and
-# Debian's unmodified kernel image booted with our initramfs.
+# vpoll on Debian's own kernels: every series trixie-backports carries (its
+# newest build of each), vpoll.ko built from the unchanged kmod/ against a tree
+# prepared with Debian's config, Module.symvers and compilers (in a trixie
+# chroot), and Debian's unmodified kernel images booted with our initramfs.
 
 # What the chroot needs to prepare a kernel tree and build a Rust module.
 DEBIAN_CHROOT_PACKAGES=(
@@ -10,47 +10,50 @@ DEBIAN_CHROOT_PACKAGES=(
     libelf-dev libssl-dev dwarves python3 cpio kmod xz-utils
 )
 
-# apt_cache_oneoff SUITE ARGS...: apt-cache against apt_oneoff's lists.
-apt_cache_oneoff() {
-    local dir="$CACHE/apt/$1"
-    shift
-    apt-cache -o Dir::Etc::SourceList="$dir/sources.list" -o Dir::Etc::SourceParts=- \
-        -o Dir::State::Lists="$dir/lists" -o Dir::Cache="$dir/cache" "$@"
-}
-
 # in_chroot CMD...: CMD in the chroot, with a /proc (objtool reads it) that
 # lives only in a mount namespace of its own, so nothing stays mounted.
 in_chroot() {
     unshare --mount sh -c 'mount -t proc proc "$0/proc" && exec chroot "$0" "$@"' "$DEB_CHROOT" "$@"
 }
 
-# debian_version: the newest Debian build of our series (linux-binary-*),
-# which must be the version of the source we build from; sets DEB_ABI
-# (e.g. 7.2.12+deb13-amd64) and DEB_DIR.
-debian_version() {
-    # A build fetched earlier for this source version stays the one we test,
-    # even once the archive has moved on (and dropped it).
-    local cached
-    cached=$(find "$CACHE/debian" -mindepth 1 -maxdepth 1 -type d -name "$KVERSION+*-amd64" 2>/dev/null |
-        sort -V | tail -n1 || true)
-    if [ -n "$cached" ] && [ -f "$cached/vmlinuz" ]; then
-        DEB_DIR=$cached DEB_ABI=$(basename "$cached")
-        log "Debian kernel $DEB_ABI (in the cache, for the source $KVERSION)"
-        return
-    fi
+# debian_series: every Rust-enabled kernel series Debian ships in
+# $DEBIAN_KERNEL_SUITE, found in the archive on every run (never pinned): a
+# series counts when it has a linux-source-X.Y and, of that source's version,
+# an image (linux-binary-*) and headers. Sets DEBIAN_SERIES (e.g. 7.2 7.3),
+# DEBIAN_ABIS (7.2.12+deb13-amd64 7.3.4+deb13-amd64, in the same order) and
+# KERNEL_SERIES, the newest, which our own test and debug kernels follow.
+debian_series() {
     run_logged "$CACHE/logs/apt-$DEBIAN_KERNEL_SUITE-update.log" apt_oneoff "$DEBIAN_KERNEL_SUITE" update
-    DEB_ABI=$(apt_cache_oneoff "$DEBIAN_KERNEL_SUITE" search --names-only \
-        "^linux-binary-${KERNEL_SERIES//./\\.}\.[0-9]+\+deb[0-9]+-amd64$" |
-        awk '{ sub(/^linux-binary-/, "", $1); print $1 }' | sort -V | tail -n1)
-    [ -n "$DEB_ABI" ] ||
-        die "Debian's $DEBIAN_KERNEL_SUITE has no linux-binary-$KERNEL_SERIES.*-amd64 any more" \
-            "set KERNEL_SERIES in qemu/lib/versions.sh to a series the archive still has"
-    local deb_kver=${DEB_ABI%%+*}
-    [ "$deb_kver" = "$KVERSION" ] ||
-        die "Debian's newest $KERNEL_SERIES kernel is $deb_kver but the source here is $KVERSION" \
-            "refetch the source (rm -rf $CACHE/src) so that both are the archive's current build"
-    DEB_DIR="$CACHE/debian/$DEB_ABI"
-    log "Debian's current $KERNEL_SERIES kernel: $DEB_ABI"
+    DEBIAN_SERIES=() DEBIAN_ABIS=()
+    local series version abi
+    for series in $(apt_cache_oneoff "$DEBIAN_KERNEL_SUITE" search --names-only '^linux-source-[0-9]+\.[0-9]+$' |
+        awk '{ sub(/^linux-source-/, "", $1); print $1 }' | sort -V); do
+        version=$(apt_cache_oneoff "$DEBIAN_KERNEL_SUITE" show "linux-source-$series" |
+            sed -n 's/^Version: \([0-9.]*\)-.*/\1/p' | sort -V | tail -n1)
+        abi=$(apt_cache_oneoff "$DEBIAN_KERNEL_SUITE" search --names-only \
+            "^linux-binary-${version//./\\.}\+deb[0-9]+-amd64$" |
+            awk '{ sub(/^linux-binary-/, "", $1); print $1 }' | sort -V | tail -n1)
+        if [ -z "$abi" ] || ! apt_cache_oneoff "$DEBIAN_KERNEL_SUITE" show "linux-headers-$abi" >/dev/null 2>&1; then
+            log "Debian's linux-source-$series is $version, but there is no image and headers of that version: series skipped"
+            continue
+        fi
+        DEBIAN_SERIES+=("$series") DEBIAN_ABIS+=("$abi")
+    done
+    [ ${#DEBIAN_SERIES[@]} -gt 0 ] ||
+        die "Debian's $DEBIAN_KERNEL_SUITE has no kernel series with its source, image and headers" \
+            "check DEBIAN_KERNEL_SUITE in qemu/lib/versions.sh against https://packages.debian.org"
+    KERNEL_SERIES=${DEBIAN_SERIES[-1]}
+    log "Debian's kernels: ${DEBIAN_ABIS[*]} (our kernels follow $KERNEL_SERIES)"
+}
+
+# debian_abi SERIES: the ABI of Debian's current build of SERIES; dies naming
+# the series there are.
+debian_abi() {
+    local i
+    for i in "${!DEBIAN_SERIES[@]}"; do
+        [ "${DEBIAN_SERIES[i]}" != "$1" ] || { printf '%s\n' "${DEBIAN_ABIS[i]}"; return; }
+    done
+    die "Debian ships no $1 kernel in $DEBIAN_KERNEL_SUITE now" "use one of: ${DEBIAN_SERIES[*]/#/debian-}"
 }
 
 # debian_chroot: a trixie chroot with Debian's compilers; sets DEB_CHROOT.
@@ -59,12 +62,25 @@ debian_chroot() {
     local want
     want=$(hash_of "${DEBIAN_CHROOT_PACKAGES[*]}")
     [ "$(cat "$DEB_CHROOT.done" 2>/dev/null)" = "$want" ] && return
+    if [ -f "$DEB_CHROOT.done" ]; then
+        # A chroot made for another package list only needs what is new.
+        log "apt in the chroot: ${DEBIAN_CHROOT_PACKAGES[*]} (the list changed)"
+        run_logged "$CACHE/logs/debian-chroot-apt.log" in_chroot \
+            env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+            "${DEBIAN_CHROOT_PACKAGES[@]}"
+        echo "$want" >"$DEB_CHROOT.done"
+        return
+    fi
     command -v debootstrap >/dev/null || die "debootstrap is missing" "apt-get install debootstrap"
     rm -rf "$DEB_CHROOT" "$DEB_CHROOT.done"
     log "debootstrap: a minimal $DEBIAN_RELEASE chroot (about half a minute)"
     run_logged "$CACHE/logs/debootstrap.log" debootstrap --variant=minbase \
         --keyring=/usr/share/keyrings/debian-archive-keyring.gpg \
         "$DEBIAN_RELEASE" "$DEB_CHROOT" http://deb.debian.org/debian
+    # Debian's kernels (headers, source) come from the backports suite.
+    echo "deb http://deb.debian.org/debian $DEBIAN_KERNEL_SUITE main" \
+        >"$DEB_CHROOT/etc/apt/sources.list.d/$DEBIAN_KERNEL_SUITE.list"
+    run_logged "$CACHE/logs/debian-chroot-apt.log" in_chroot apt-get update
     log "apt in the chroot: ${DEBIAN_CHROOT_PACKAGES[*]}"
     run_logged "$CACHE/logs/debian-chroot-apt.log" in_chroot \
         env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
@@ -81,11 +97,11 @@ debian_unpack() {
     rm -f "$deb"
 }
 
-# debian_fetch: Debian's image, its tun.ko (debian_tun), and the config and
-# Module.symvers of its headers package; sets DEB_ABI, DEB_DIR, DEB_VMLINUZ
-# and DEB_TUN.
+# debian_fetch ABI: Debian's image of that build, its tun.ko (debian_tun),
+# and the config and Module.symvers of its headers package; sets DEB_ABI,
+# DEB_DIR, DEB_VMLINUZ and DEB_TUN.
 debian_fetch() {
-    debian_version
+    DEB_ABI=$1 DEB_DIR="$CACHE/debian/$1"
     DEB_VMLINUZ="$DEB_DIR/vmlinuz"
     DEB_TUN="$DEB_DIR/tun.ko"
     [ -f "$DEB_VMLINUZ" ] && debian_tun && return
@@ -135,6 +151,9 @@ debian_tun() {
 # debian_fetch and debian_chroot first.
 debian_module() {
     step "module (Debian kernel)"
+    [ "${DEB_ABI%%+*}" = "$KVERSION" ] ||
+        die "Debian's kernel $DEB_ABI is not of the source here ($KVERSION)" \
+            "use the newest series (--kernel debian); qemu/vm test builds the others through DKMS"
     DEB_KO="$DEB_DIR/vpoll.ko"
     local key
     key=$(hash_of "$DEB_ABI" "$REPO/Kbuild" "$REPO"/kmod/*)
@@ -148,15 +167,19 @@ debian_module() {
     mkdir -p "$DEB_CHROOT/build/headers"
     cp "$DEB_DIR/config" "$DEB_CHROOT/build/headers/.config"
     cp "$DEB_DIR/Module.symvers" "$DEB_CHROOT/build/headers/Module.symvers"
-    [ -f "$DEB_CHROOT/build/src/Makefile" ] || cp -al "$KSRC" "$DEB_CHROOT/build/src"
+    local src="/build/src-$KVERSION" cache="/build/cache-$DEB_ABI" old
+    for old in "$DEB_CHROOT"/build/src-* "$DEB_CHROOT"/build/cache-*; do
+        [ "$old" = "$DEB_CHROOT$src" ] || [ "$old" = "$DEB_CHROOT$cache" ] || rm -rf "$old"
+    done
+    [ -f "$DEB_CHROOT$src/Makefile" ] || cp -al "$KSRC" "$DEB_CHROOT$src"
     rm -rf "$DEB_CHROOT/build/vpoll"
     mkdir -p "$DEB_CHROOT/build/vpoll"
     cp -r "$REPO/Kbuild" "$REPO/kmod" "$DEB_CHROOT/build/vpoll/"
-    [ -f "$DEB_CHROOT/build/cache/kbuild/.vpoll-prepared" ] ||
+    [ -f "$DEB_CHROOT$cache/kbuild/.vpoll-prepared" ] ||
         log "the first build prepares a tree for $DEB_ABI (olddefconfig modules_prepare; about 2 minutes)"
     log "kmod/build-for-debian $DEB_ABI (in the $DEBIAN_RELEASE chroot; log: $CACHE/logs/debian-module.log)"
     run_logged "$CACHE/logs/debian-module.log" in_chroot env VPOLL_HEADERS=/build/headers \
-        VPOLL_SOURCE=/build/src VPOLL_BUILD_CACHE=/build/cache VPOLL_OUT=/build/out \
+        VPOLL_SOURCE="$src" VPOLL_BUILD_CACHE="$cache" VPOLL_OUT=/build/out \
         sh /build/vpoll/kmod/build-for-debian "$DEB_ABI"
     if grep -q warning "$CACHE/logs/debian-module.log"; then
         grep -A5 warning "$CACHE/logs/debian-module.log" >&2

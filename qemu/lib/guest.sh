@@ -119,8 +119,10 @@ guest_shared_libs() {
 }
 
 # initramfs_build OUT JOBSCRIPT [FILE...]: busybox, init, the module (and the
-# kernel's own modules in EXTRA_KOS, loaded first), and a job directory with
-# JOBSCRIPT as /job/run (empty for a shell) and FILEs beside it.
+# kernel's own modules in EXTRA_KOS, loaded first; and, for a module DKMS
+# installed, GUEST_MODULES_ROOT's /lib/modules tree, from which init loads it
+# with modprobe), and a job directory with JOBSCRIPT as /job/run (empty for a
+# shell) and FILEs beside it.
 EXTRA_KOS=()
 initramfs_build() {
     local out=$1 job=$2
@@ -138,14 +140,15 @@ initramfs_build() {
             echo "file /lib/modules/extra/$(basename "$f") $f 0644 0 0"
         done
         [ -z "$job" ] || echo "file /job/run $job 0755 0 0"
-        if [ -n "$GUEST_OVERLAY" ]; then
+        local overlay
+        for overlay in $GUEST_OVERLAY ${GUEST_MODULES_ROOT:-}; do
             # Directories the fixed list above does not make yet, then files.
-            (cd "$GUEST_OVERLAY" && find . -mindepth 1 -type d | sed 's|^\.||' | sort) |
+            (cd "$overlay" && find . -mindepth 1 -type d | sed 's|^\.||' | sort) |
                 { grep -vxE '/(bin|lib|lib/modules|lib/modules/extra|job|tmp|root|dev|proc|sys)' || true; } |
                 sed 's|.*|dir & 0755 0 0|'
-            (cd "$GUEST_OVERLAY" && find . -type f | sed 's|^\.||' | sort) |
-                sed "s|.*|file & $GUEST_OVERLAY& 0755 0 0|"
-        fi
+            (cd "$overlay" && find . -type f | sed 's|^\.||' | sort) |
+                sed "s|.*|file & $overlay& 0755 0 0|"
+        done
         for f in "$@"; do
             [ -e "$f" ] || die "no such file to copy into the guest: $f" "check the path"
             echo "file /job/$(basename "$f") $(realpath "$f") 0755 0 0"

@@ -18,6 +18,14 @@ SRC
         -o APT::Get::List-Cleanup=0 "$@"
 }
 
+# apt_cache_oneoff SUITE ARGS...: apt-cache against apt_oneoff's lists.
+apt_cache_oneoff() {
+    local dir="$CACHE/apt/$1"
+    shift
+    apt-cache -o Dir::Etc::SourceList="$dir/sources.list" -o Dir::Etc::SourceParts=- \
+        -o Dir::State::Lists="$dir/lists" -o Dir::Cache="$dir/cache" "$@"
+}
+
 # apt_fetch_deb SUITE PACKAGE: download PACKAGE's current .deb into the cache;
 # prints its path.
 apt_fetch_deb() {
@@ -34,8 +42,12 @@ apt_fetch_deb() {
 # kernel_source: make sure an unpacked tree exists; sets KSRC and KVERSION.
 kernel_source() {
     step "kernel source"
-    local stamp="$CACHE/src/linux-source-$KERNEL_SERIES.version"
-    if [ ! -f "$stamp" ] || [ ! -f "$CACHE/src/linux-source-$KERNEL_SERIES/Makefile" ]; then
+    local stamp="$CACHE/src/linux-source-$KERNEL_SERIES.version" current
+    # The archive's current build (debian_series updated the lists): a cached
+    # tree of an older one is replaced, so our kernels follow Debian's.
+    current=$(apt_cache_oneoff "$DEBIAN_KERNEL_SUITE" show "linux-source-$KERNEL_SERIES" |
+        sed -n 's/^Version: //p' | sort -V | tail -n1)
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$current" ] || [ ! -f "$CACHE/src/linux-source-$KERNEL_SERIES/Makefile" ]; then
         log "fetching linux-source-$KERNEL_SERIES from $DEBIAN_KERNEL_SUITE (about 160 MB)"
         local deb
         deb=$(apt_fetch_deb "$DEBIAN_KERNEL_SUITE" "linux-source-$KERNEL_SERIES")
@@ -51,6 +63,15 @@ kernel_source() {
     fi
     KSRC="$CACHE/src/linux-source-$KERNEL_SERIES"
     KVERSION=$(make -s -C "$KSRC" kernelversion)
+    # Trees of series our kernels no longer follow (1.5 GB each) go, with
+    # their patched copies.
+    local old
+    for old in "$CACHE"/src/linux-source-* "$CACHE"/src/linux-*-patched-*; do
+        case $old in
+            "$KSRC" | "$KSRC.version" | "$CACHE/src/linux-$KVERSION-patched-"*) ;;
+            *) rm -rf "$old" ;;
+        esac
+    done
     log "kernel source $KVERSION (Debian $(cat "$stamp")) at $KSRC"
 }
 

@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: MIT OR Apache-2.0
 # Every version the harness pins, in one place; the other scripts read these.
 
-# The kernel series we build and test: Debian's linux-source-$KERNEL_SERIES and
-# its linux-binary-$KERNEL_SERIES.*-amd64 image, both from $DEBIAN_KERNEL_SUITE.
-KERNEL_SERIES=7.2
+# Debian's kernels come from this suite. Which series we test is not pinned:
+# debian_series (qemu/lib/debian.sh) finds every series the suite carries on
+# each run, and our own test and debug kernels follow the newest.
 DEBIAN_KERNEL_SUITE=trixie-backports
 # The release that built those kernels: the chroot with its rustc and gcc, in
 # which vpoll.ko for Debian's own kernel is built (kmod/build-for-debian).

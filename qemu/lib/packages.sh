@@ -1,0 +1,211 @@
+# SPDX-License-Identifier: MIT OR Apache-2.0
+# vpoll as Debian software: our .debs built with Debian's tools in the trixie
+# chroot (packaging/build-debs), installed there beside Debian's headers and
+# source of every current kernel, DKMS building the module for each; then
+# checked (lintian, the files, a C client of Debian's libvpoll0 on ours) and
+# purged, which must leave nothing behind. The modules DKMS installed are what
+# the guest suite loads on Debian's images (debian_dkms_tree).
+
+# Our binary packages, in the order apt-get is given them.
+OUR_PACKAGES=(vpoll-rs-dkms libvpoll0-rs libvpoll-rs-dev vpollctl)
+
+# What building, checking and installing them takes in the chroot, beyond
+# what building the module takes (DEBIAN_CHROOT_PACKAGES; the demo needs no more).
+PACKAGING_TOOLS=(build-essential fakeroot debhelper dh-dkms dkms cargo lintian pkgconf)
+
+# packaging_tools: PACKAGING_TOOLS in the chroot, once per list.
+packaging_tools() {
+    local want stamp="$DEB_CHROOT/.vpoll-packaging-tools"
+    want=$(hash_of "${PACKAGING_TOOLS[*]}")
+    [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && return
+    log "apt in the chroot: ${PACKAGING_TOOLS[*]}"
+    run_logged "$CACHE/logs/packages-tools.log" in_chroot \
+        env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${PACKAGING_TOOLS[@]}"
+    echo "$want" >"$stamp"
+}
+
+# in_chroot_sh SCRIPT: a shell script in the chroot, failing on its first error.
+in_chroot_sh() {
+    in_chroot env DEBIAN_FRONTEND=noninteractive sh -euc "$1"
+}
+
+# packages_build: stage the repository with its crates vendored (on the host,
+# from cargo's cache), then dpkg-buildpackage in the chroot; sets PKG_DIR to
+# the directory holding the .debs. Reused while the staged files are unchanged.
+packages_build() {
+    step "Debian packages"
+    packaging_tools
+    local stage="$DEB_CHROOT/build/vpoll-rs"
+    run_logged "$CACHE/logs/packages-stage.log" "$REPO/packaging/build-debs" --stage "$stage"
+    local key
+    key=$(cd "$stage" && find . -path ./vendor -prune -o -type f -print0 | sort -z |
+        xargs -0 sha256sum | sha256sum | cut -c1-16)
+    PKG_DIR="$CACHE/packages/$key"
+    if [ -f "$PKG_DIR/.done" ]; then
+        log "reusing the packages in $PKG_DIR (the sources are unchanged)"
+        return
+    fi
+    log "packaging/build-debs: dpkg-buildpackage in the $DEBIAN_RELEASE chroot with Debian's cargo (about 2 minutes; log: $CACHE/logs/packages-build.log)"
+    rm -rf "$DEB_CHROOT/build/debs"
+    run_logged "$CACHE/logs/packages-build.log" in_chroot sh /build/vpoll-rs/packaging/build-debs \
+        --build /build/vpoll-rs /build/debs
+    rm -rf "$CACHE/packages"
+    mkdir -p "$PKG_DIR"
+    local p
+    for p in "${OUR_PACKAGES[@]}"; do
+        compgen -G "$DEB_CHROOT/build/debs/${p}_*.deb" >/dev/null ||
+            die "dpkg-buildpackage made no $p package" "read $CACHE/logs/packages-build.log"
+    done
+    cp "$DEB_CHROOT"/build/debs/* "$PKG_DIR/"
+    touch "$PKG_DIR/.done"
+    log "packages: $(cd "$PKG_DIR" && echo *.deb)"
+}
+
+# packages_lintian: lintian on our packages; any error or warning it does not
+# have an explained override for (debian/*.lintian-overrides) fails the run.
+packages_lintian() {
+    log "lintian on the packages"
+    rm -rf "$DEB_CHROOT/build/debs-lintian"
+    cp -r "$PKG_DIR" "$DEB_CHROOT/build/debs-lintian"
+    run_logged "$CACHE/logs/packages-lintian.log" in_chroot sh -c \
+        'cd /build/debs-lintian && lintian --fail-on error,warning --pedantic --info *.changes'
+    local tags
+    tags=$(grep -cE '^[EW]: ' "$CACHE/logs/packages-lintian.log" || true)
+    [ "$tags" -eq 0 ] || die "lintian reported $tags error(s) or warning(s)" "read $CACHE/logs/packages-lintian.log"
+}
+
+# chroot_files: every path in the chroot that installing a package could
+# leave behind (not dpkg's and apt's own records, logs or caches).
+chroot_files() {
+    in_chroot find / -xdev \( -path /proc -o -path /build -o -path /tmp -o -path /var/lib/dpkg \
+        -o -path /var/lib/apt -o -path /var/cache/apt -o -path /var/cache/debconf -o -path /var/cache/man \
+        -o -path /var/log -o -path /var/cache/ldconfig -o -path /etc/ld.so.cache \) -prune -o -print | sort
+}
+
+# packages_dkms: install our packages in the chroot next to the headers and
+# source of every kernel in DEBIAN_ABIS, check what DKMS built and what the
+# packages hold, then purge them and check that nothing is left. The modules
+# DKMS installed are kept in $CACHE/debian/ABI/dkms-root (debian_dkms_tree).
+packages_dkms() {
+    step "Debian packages: install, DKMS, purge"
+    local key stamp="$CACHE/debian/dkms.done"
+    key=$(hash_of "$PKG_DIR" "${DEBIAN_ABIS[*]}")
+    if [ "$(cat "$stamp" 2>/dev/null)" = "$key" ]; then
+        log "reusing the modules DKMS built for ${DEBIAN_ABIS[*]} (packages and kernels unchanged)"
+        return
+    fi
+    rm -f "$stamp"
+    local abi series headers=() sources=()
+    for abi in "${DEBIAN_ABIS[@]}"; do
+        series=${abi%%+*}
+        headers+=("linux-headers-$abi") sources+=("linux-source-${series%.*}")
+    done
+    # build-for-debian's prepared trees (one per kernel, minutes each) outlive
+    # a purge only in the cache here, so that the next run reuses them.
+    local prepared="$CACHE/debian/dkms-prepared"
+    if [ -d "$DEB_CHROOT/var/cache/vpoll" ]; then
+        rm -rf "$prepared"
+        mkdir -p "$prepared"
+        cp -al "$DEB_CHROOT/var/cache/vpoll/." "$prepared/"
+    fi
+    log "apt in the chroot: ${headers[*]} (the kernels' headers, as a user has them)"
+    # Headers of kernels Debian no longer ships would make DKMS build for them
+    # too; the sources come with our packages below.
+    run_logged "$CACHE/logs/packages-kernels.log" in_chroot_sh "
+        apt-get update
+        old=\$(dpkg-query -W -f='\${Package}\n' 'linux-headers-*-amd64' 'linux-source-*' 2>/dev/null |
+            grep -vxF '$(printf '%s\n' "${headers[@]}")' || true)
+        [ -z \"\$old\" ] || apt-get purge -y \$old
+        # What a run that failed half-way left installed.
+        left=\$(dpkg-query -W -f='\${db:Status-Abbrev} \${Package}\n' ${OUR_PACKAGES[*]} 2>/dev/null |
+            awk '\$1 != \"un\" { print \$2 }')
+        [ -z \"\$left\" ] || apt-get purge -y \$left
+        apt-get install -y --no-install-recommends ${headers[*]}
+        # What an installed linux-image gives DKMS: a modules.dep to update.
+        for abi in ${DEBIAN_ABIS[*]}; do depmod -a \$abi; done"
+    local before="$CACHE/logs/packages-files-before.txt" after="$CACHE/logs/packages-files-after.txt"
+    chroot_files >"$before"
+    if [ -d "$prepared" ]; then
+        mkdir -p "$DEB_CHROOT/var/cache/vpoll"
+        cp -al "$prepared/." "$DEB_CHROOT/var/cache/vpoll/"
+    fi
+    rm -rf "$DEB_CHROOT/build/debs-install"
+    mkdir -p "$DEB_CHROOT/build/debs-install"
+    local p debs=()
+    for p in "${OUR_PACKAGES[@]}"; do
+        cp "$PKG_DIR/${p}"_*.deb "$DEB_CHROOT/build/debs-install/"
+        debs+=("./$(basename "$PKG_DIR/${p}"_*.deb)")
+    done
+    # One command, as the README has it: whichever of our packages and the
+    # kernel sources apt configures first, DKMS builds for every kernel (the
+    # package's trigger on /usr/src).
+    log "apt-get install ${debs[*]} ${sources[*]}: DKMS builds vpoll.ko for ${DEBIAN_ABIS[*]} (about 2 minutes a kernel the first time; log: $CACHE/logs/packages-install.log)"
+    run_logged "$CACHE/logs/packages-install.log" in_chroot_sh \
+        "cd /build/debs-install && apt-get install -y --no-install-recommends ${debs[*]} ${sources[*]}"
+    for abi in "${DEBIAN_ABIS[@]}"; do
+        in_chroot dkms status -m vpoll -k "$abi" | grep -q ': installed' ||
+            die "DKMS did not install vpoll for $abi" "read $CACHE/logs/packages-install.log"
+        [ -f "$DEB_CHROOT/lib/modules/$abi/updates/dkms/vpoll.ko" ] ||
+            die "no /lib/modules/$abi/updates/dkms/vpoll.ko after the install" "read $CACHE/logs/packages-install.log"
+        grep -q '^updates/dkms/vpoll.ko:' "$DEB_CHROOT/lib/modules/$abi/modules.dep" ||
+            die "depmod did not list vpoll.ko for $abi" "read $CACHE/logs/packages-install.log"
+        rm -rf "$CACHE/debian/$abi/dkms-root"
+        mkdir -p "$CACHE/debian/$abi/dkms-root/lib/modules/$abi/updates/dkms"
+        cp "$DEB_CHROOT/lib/modules/$abi"/modules.* "$CACHE/debian/$abi/dkms-root/lib/modules/$abi/"
+        cp "$DEB_CHROOT/lib/modules/$abi/updates/dkms/vpoll.ko" "$CACHE/debian/$abi/dkms-root/lib/modules/$abi/updates/dkms/"
+        log "DKMS installed /lib/modules/$abi/updates/dkms/vpoll.ko ($(modinfo -F vermagic "$DEB_CHROOT/lib/modules/$abi/updates/dkms/vpoll.ko"))"
+    done
+    packages_check
+    rm -rf "$prepared"
+    mkdir -p "$prepared"
+    cp -al "$DEB_CHROOT/var/cache/vpoll/." "$prepared/"
+    log "apt-get purge ${OUR_PACKAGES[*]} ${sources[*]}"
+    run_logged "$CACHE/logs/packages-purge.log" in_chroot_sh "apt-get purge -y ${OUR_PACKAGES[*]} ${sources[*]}"
+    chroot_files >"$after"
+    # Two changes are DKMS's own, not the packages': it signs what it builds
+    # with a key it makes once (/var/lib/dkms/mok.*, for the user to enroll,
+    # kept by design); and removing the last module of a kernel whose modules
+    # are not installed (here: headers only, so ours was the only one) makes
+    # it delete that kernel's depmod files, which a real kernel never meets.
+    local left
+    left=$(diff "$before" "$after" | grep -E '^[<>]' |
+        grep -vE '^> /var/lib/dkms(/mok\.(key|pub))?$|^< /usr/lib/modules/[^/]+/modules\.[a-z.]+$' || true)
+    [ -z "$left" ] || die "purging the packages left or removed: $(echo $left | head -c 600)" \
+        "see what the maintainer scripts do: diff $before $after"
+    log "purged: nothing of the packages is left in the chroot"
+    echo "$key" >"$stamp"
+}
+
+# packages_check: with our packages installed in the chroot, what a Debian
+# user relies on is there and works.
+packages_check() {
+    log "checking the installed packages"
+    # Programs linked against Debian's libvpoll0 load ours: the C client built
+    # on the host against Debian's libvpoll (guest_programs), run in the chroot.
+    cp "$GUEST_DIR/vpoll_client" "$DEB_CHROOT/build/vpoll_client"
+    cp "$REPO/capi/tests/manpage_example.c" "$DEB_CHROOT/build/manpage_example.c"
+    run_logged "$CACHE/logs/packages-check.log" in_chroot_sh '
+        set -x
+        vpollctl --version
+        test -s /usr/share/man/man1/vpollctl.1.gz
+        test -s /usr/share/bash-completion/completions/vpollctl
+        test -s /usr/share/zsh/vendor-completions/_vpollctl
+        test -s /usr/share/fish/vendor_completions.d/vpollctl.fish
+        test "$(pkg-config --modversion vpoll)" = "$(dpkg-query -W -f="\${Version}" libvpoll-rs-dev)"
+        # The -dev package builds a C program: the header, the .pc, the link.
+        cc -Wall -Werror -o /build/manpage_example /build/manpage_example.c $(pkg-config --cflags --libs vpoll)
+        /build/manpage_example
+        dpkg-query -W -f="\${Provides}\n" libvpoll0-rs | grep -q "libvpoll0 (= "
+        lib=$(ldd /build/vpoll_client | sed -n "s/.*libvpoll.so.0 => \([^ ]*\).*/\1/p")
+        dpkg -S "$(readlink -f "$lib")" | grep -q "^libvpoll0-rs:"
+        /build/vpoll_client'
+}
+
+# debian_dkms_tree ABI: the module as DKMS installed it for ABI, for the
+# guest: GUEST_MODULES_ROOT (laid over the guest's root: /lib/modules/ABI
+# with modules.dep, so init loads it with modprobe) and KO.
+debian_dkms_tree() {
+    GUEST_MODULES_ROOT="$CACHE/debian/$1/dkms-root"
+    KO="$GUEST_MODULES_ROOT/lib/modules/$1/updates/dkms/vpoll.ko"
+    [ -f "$KO" ] || die "no module DKMS built for $1" "rerun; packages_dkms builds it"
+}

@@ -207,5 +207,6 @@ packages_check() {
 debian_dkms_tree() {
     GUEST_MODULES_ROOT="$CACHE/debian/$1/dkms-root"
     KO="$GUEST_MODULES_ROOT/lib/modules/$1/updates/dkms/vpoll.ko"
-    [ -f "$KO" ] || die "no module DKMS built for $1" "rerun; packages_dkms builds it"
+    [ -f "$KO" ] || die "no module DKMS built for $1 in the cache" \
+        "qemu/vm test builds and installs the packages, whose DKMS builds it"
 }

@@ -103,20 +103,49 @@ fn a_failed_background_job_fails_the_step_that_awaits_it() {
 }
 
 #[test]
-fn a_cold_cache_finds_debians_kernel_in_the_archive() {
-    // debian_version with no $CACHE/debian yet (a new machine), against a
-    // stand-in for the archive's package list.
-    let script = "KVERSION=7.2.12\n\
-                  run_logged() { :; }\n\
-                  apt_cache_oneoff() { printf '%s\\n' 'linux-binary-7.2.9+deb13-amd64 - x' 'linux-binary-7.2.12+deb13-amd64 - x'; }\n\
-                  debian_version\n\
-                  echo \"found $DEB_ABI in ${DEB_DIR#$CACHE/}\" >&2\n";
+fn every_kernel_series_the_archive_carries_is_found() {
+    // debian_series against a stand-in for the archive's package lists: 7.2
+    // and 7.3 have a source, an image and headers of one version; 7.1 has a
+    // source but no image of its version, so it is skipped, and saying so.
+    let script = r#"run_logged() { :; }
+apt_cache_oneoff() {
+    shift
+    case "$1 ${3:-}" in
+        "search ^linux-source-"*) printf '%s\n' 'linux-source-7.3 - x' 'linux-source-7.1 - x' 'linux-source-7.2 - x' ;;
+        "search "*12*) printf '%s\n' 'linux-binary-7.2.9+deb13-amd64 - x' 'linux-binary-7.2.12+deb13-amd64 - x' ;;
+        "search "*13*) ;;
+        "search "*) echo 'linux-binary-7.3.4+deb13-amd64 - x' ;;
+        "show ") case $2 in
+            linux-source-7.1) echo 'Version: 7.1.13-1~bpo13+1' ;;
+            linux-source-7.2) printf '%s\n' 'Version: 7.2.12-1~bpo13+1' 'Version: 7.2.9-1~bpo13+1' ;;
+            linux-source-7.3) echo 'Version: 7.3.4-1~bpo13+1' ;;
+            linux-headers-*) ;;
+            *) return 100 ;;
+        esac ;;
+        *) return 100 ;;
+    esac
+}
+debian_series
+echo "series=${DEBIAN_SERIES[*]} abis=${DEBIAN_ABIS[*]} ours=$KERNEL_SERIES" >&2
+"#;
     let (status, err) = harness(&["source.sh", "debian.sh"], script);
     assert_eq!(status, 0, "{err}");
     assert!(
-        err.contains("found 7.2.12+deb13-amd64 in debian/7.2.12+deb13-amd64"),
+        err.contains("series=7.2 7.3 abis=7.2.12+deb13-amd64 7.3.4+deb13-amd64 ours=7.3"),
         "{err}"
     );
+    assert!(
+        err.contains("linux-source-7.1 is 7.1.13, but there is no image and headers of that version"),
+        "{err}"
+    );
+}
+
+#[test]
+fn no_kernel_series_in_the_archive_is_a_clear_failure() {
+    let script = "run_logged() { :; }\napt_cache_oneoff() { :; }\ndebian_series\n";
+    let (status, err) = harness(&["source.sh", "debian.sh"], script);
+    assert_ne!(status, 0, "{err}");
+    assert!(err.contains("has no kernel series with its source, image and headers"), "{err}");
 }
 
 #[test]

@@ -103,7 +103,8 @@ fn verdict_args(args: &[&str]) -> (i32, String, String) {
 }
 
 fn write_log(name: &str, text: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("vpoll-verdict-host-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("vpoll-verdict-host-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
@@ -157,7 +158,8 @@ fn malformed_arguments_are_usage_errors() {
 
 #[test]
 fn every_guest_console_must_be_clean() {
-    let dir = std::env::temp_dir().join(format!("vpoll-verdict-multi-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("vpoll-verdict-multi-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let write = |name: &str, text: &str| {
         let p = dir.join(name);

@@ -2,12 +2,19 @@
 # vpoll as Debian software: our .debs built with Debian's tools in the trixie
 # chroot (packaging/build-debs), installed there beside Debian's headers and
 # source of every current kernel, DKMS building the module for each; then
-# checked (lintian, the files, a C client of Debian's libvpoll0 on ours) and
+# checked (lintian, the files, a C client of Debian's libvpoll0 on ours, the
+# replacement of Debian's C packages) and
 # purged, which must leave nothing behind. The modules DKMS installed are what
 # the guest suite loads on Debian's images (debian_dkms_tree).
 
 # Our binary packages, in the order apt-get is given them.
 OUR_PACKAGES=(vpoll-rs-dkms libvpoll0-rs libvpoll-rs-dev vpollctl)
+
+# Debian's own packages of the C vpoll that ours replace (debian/control):
+# the library, installed before ours as an upgrading user has it; and the C
+# module, which apt must never let sit beside ours (checked by its solver).
+DEBIAN_C_LIBRARY=(libvpoll0 libvpoll-dev)
+DEBIAN_C_PACKAGES=(vpoll-dkms "${DEBIAN_C_LIBRARY[@]}")
 
 # What building, checking and installing them takes in the chroot, beyond
 # what building the module takes (DEBIAN_CHROOT_PACKAGES; the demo needs no more).
@@ -82,6 +89,13 @@ chroot_files() {
         -o -path /var/log -o -path /var/cache/ldconfig -o -path /etc/ld.so.cache \) -prune -o -print | sort
 }
 
+# chroot_packages: the packages installed in the chroot (or with their
+# configuration left), sorted.
+chroot_packages() {
+    in_chroot dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' |
+        awk '$1 != "un" && $1 != "pn" { print $2 }' | sort
+}
+
 # packages_dkms: install our packages in the chroot next to the headers and
 # source of every kernel in DEBIAN_ABIS, check what DKMS built and what the
 # packages hold, then purge them and check that nothing is left. The modules
@@ -136,12 +150,25 @@ packages_dkms() {
         cp "$PKG_DIR/${p}"_*.deb "$DEB_CHROOT/build/debs-install/"
         debs+=("./$(basename "$PKG_DIR/${p}"_*.deb)")
     done
+    # A user upgrading from Debian's C library has it installed: ours must
+    # take its place in the same apt-get install.
+    local installed_before="$CACHE/logs/packages-installed-before.txt"
+    chroot_packages >"$installed_before"
+    log "apt-get install ${DEBIAN_C_LIBRARY[*]} (Debian's C library, which ours replaces)"
+    run_logged "$CACHE/logs/packages-install.log" in_chroot_sh \
+        "apt-get install -y --no-install-recommends ${DEBIAN_C_LIBRARY[*]}"
     # One command, as the README has it: whichever of our packages and the
     # kernel sources apt configures first, DKMS builds for every kernel (the
     # package's trigger on /usr/src).
     log "apt-get install ${debs[*]} ${sources[*]}: DKMS builds vpoll.ko for ${DEBIAN_ABIS[*]} (about 2 minutes a kernel the first time; log: $CACHE/logs/packages-install.log)"
     run_logged "$CACHE/logs/packages-install.log" in_chroot_sh \
         "cd /build/debs-install && apt-get install -y --no-install-recommends ${debs[*]} ${sources[*]}"
+    local gone
+    gone=$(in_chroot dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${DEBIAN_C_LIBRARY[@]}" 2>/dev/null |
+        awk '$1 != "un" && $1 != "pn" { print $2 }' || true)
+    [ -z "$gone" ] || die "installing our packages left Debian's $gone installed" \
+        "check Conflicts/Replaces in debian/control; read $CACHE/logs/packages-install.log"
+    log "our packages replaced Debian's ${DEBIAN_C_LIBRARY[*]}"
     for abi in "${DEBIAN_ABIS[@]}"; do
         in_chroot dkms status -m vpoll -k "$abi" | grep -q ': installed' ||
             die "DKMS did not install vpoll for $abi" "read $CACHE/logs/packages-install.log"
@@ -161,6 +188,14 @@ packages_dkms() {
     cp -al "$DEB_CHROOT/var/cache/vpoll/." "$prepared/"
     log "apt-get purge ${OUR_PACKAGES[*]} ${sources[*]}"
     run_logged "$CACHE/logs/packages-purge.log" in_chroot_sh "apt-get purge -y ${OUR_PACKAGES[*]} ${sources[*]}"
+    # What Debian's C library pulled in (libfduserdata0) is not ours to
+    # leave behind either; a user's apt-get autoremove would take it.
+    local extra
+    extra=$(chroot_packages | comm -13 "$installed_before" -)
+    if [ -n "$extra" ]; then
+        log "apt-get purge $(echo $extra) (what Debian's C library brought)"
+        run_logged "$CACHE/logs/packages-purge.log" in_chroot_sh "apt-get purge -y $(echo $extra)"
+    fi
     chroot_files >"$after"
     # Two changes are DKMS's own, not the packages': it signs what it builds
     # with a key it makes once (/var/lib/dkms/mok.*, for the user to enroll,
@@ -199,6 +234,23 @@ packages_check() {
         lib=$(ldd /build/vpoll_client | sed -n "s/.*libvpoll.so.0 => \([^ ]*\).*/\1/p")
         dpkg -S "$(readlink -f "$lib")" | grep -q "^libvpoll0-rs:"
         /build/vpoll_client'
+    # Never both: asked for Debian's packages, apt's solver removes ours. A
+    # simulation (apt-get -s), so that Debian's C module is not built here.
+    local plan p
+    plan=$(in_chroot apt-get install -s --no-install-recommends "${DEBIAN_C_PACKAGES[@]}" 2>&1) ||
+        die "apt-get -s install ${DEBIAN_C_PACKAGES[*]} failed: $(echo "$plan" | tail -3)" \
+            "check Conflicts/Replaces in debian/control"
+    echo "$plan" >"$CACHE/logs/packages-conflicts.log"
+    for p in vpoll-rs-dkms libvpoll0-rs libvpoll-rs-dev; do
+        grep -q "^Remv $p " <<<"$plan" ||
+            die "apt would install Debian's ${DEBIAN_C_PACKAGES[*]} beside our $p" \
+                "check Conflicts in debian/control; read $CACHE/logs/packages-conflicts.log"
+    done
+    for p in "${DEBIAN_C_PACKAGES[@]}"; do
+        grep -q "^Inst $p " <<<"$plan" ||
+            die "apt's plan for Debian's packages does not install $p" "read $CACHE/logs/packages-conflicts.log"
+    done
+    log "apt never keeps ours and Debian's ${DEBIAN_C_PACKAGES[*]} together (checked with its solver)"
 }
 
 # debian_dkms_tree ABI: the module as DKMS installed it for ABI, for the

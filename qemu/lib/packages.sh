@@ -3,8 +3,8 @@
 # chroot (packaging/build-debs), installed there beside Debian's headers and
 # source of every current kernel, DKMS building the module for each; then
 # checked (lintian, the files, a C client of Debian's libvpoll0 on ours, the
-# replacement of Debian's C packages) and
-# purged, which must leave nothing behind. The modules DKMS installed are what
+# replacement of Debian's C packages) and purged, which must leave nothing
+# behind. The modules DKMS installed are what
 # the guest suite loads on Debian's images (debian_dkms_tree).
 
 # Our binary packages, in the order apt-get is given them.

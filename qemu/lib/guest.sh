@@ -95,6 +95,11 @@ guest_programs() {
         run_logged "$CACHE/logs/$c.log" gcc -O2 -Wall -Wextra -Werror -pthread \
             -o "$GUEST_DIR/$c" "$REPO/capi/tests/$c.c" $flags -Wl,-rpath,/opt/vpoll/lib
     done
+    # Our vpoll(3)'s example as the page shows it, and the output it shows.
+    "$REPO/capi/man/example" program "$REPO/capi/man/vpoll.3" >"$stage/vpoll_example.c"
+    "$REPO/capi/man/example" output "$REPO/capi/man/vpoll.3" >"$GUEST_DIR/vpoll_example.out"
+    run_logged "$CACHE/logs/vpoll_example.log" gcc -O2 -Wall -Wextra -Werror -pthread \
+        -o "$GUEST_DIR/vpoll_example" "$stage/vpoll_example.c" $flags -Wl,-rpath,/opt/vpoll/lib
     rm -rf "$GUEST_ROOT"
     guest_shared_libs "$GUEST_DIR/vpoll_client" "$stage/opt/vpoll/lib/libvpoll.so.0"
     mkdir -p "$GUEST_ROOT/opt/vpoll/lib"

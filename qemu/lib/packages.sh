@@ -219,6 +219,7 @@ packages_check() {
     # on the host against Debian's libvpoll (guest_programs), run in the chroot.
     cp "$GUEST_DIR/vpoll_client" "$DEB_CHROOT/build/vpoll_client"
     cp "$REPO/capi/tests/manpage_example.c" "$DEB_CHROOT/build/manpage_example.c"
+    cp "$REPO/capi/man/example" "$DEB_CHROOT/build/man-example"
     run_logged "$CACHE/logs/packages-check.log" in_chroot_sh '
         set -x
         vpollctl --version
@@ -230,6 +231,17 @@ packages_check() {
         # The -dev package builds a C program: the header, the .pc, the link.
         cc -Wall -Werror -o /build/manpage_example /build/manpage_example.c $(pkg-config --cflags --libs vpoll)
         /build/manpage_example
+        # vpoll(3) and its links; its example, from the installed page, prints
+        # the output the page shows.
+        for page in vpoll vpoll_create vpoll_ctl vpoll_ctl_batch vpoll_close; do
+            test -s /usr/share/man/man3/$page.3.gz
+        done
+        zcat /usr/share/man/man3/vpoll.3.gz >/build/vpoll.3
+        sh /build/man-example program /build/vpoll.3 >/build/vpoll_example.c
+        sh /build/man-example output /build/vpoll.3 >/build/vpoll_example.want
+        cc -Wall -Werror -pthread -o /build/vpoll_example /build/vpoll_example.c $(pkg-config --cflags --libs vpoll)
+        /build/vpoll_example >/build/vpoll_example.got
+        cmp /build/vpoll_example.want /build/vpoll_example.got
         dpkg-query -W -f="\${Provides}\n" libvpoll0-rs | grep -q "libvpoll0 (= "
         lib=$(ldd /build/vpoll_client | sed -n "s/.*libvpoll.so.0 => \([^ ]*\).*/\1/p")
         dpkg -S "$(readlink -f "$lib")" | grep -q "^libvpoll0-rs:"

@@ -135,7 +135,9 @@ echo "series=${DEBIAN_SERIES[*]} abis=${DEBIAN_ABIS[*]} ours=$KERNEL_SERIES" >&2
         "{err}"
     );
     assert!(
-        err.contains("linux-source-7.1 is 7.1.13, but there is no image and headers of that version"),
+        err.contains(
+            "linux-source-7.1 is 7.1.13, but there is no image and headers of that version"
+        ),
         "{err}"
     );
 }
@@ -145,7 +147,10 @@ fn no_kernel_series_in_the_archive_is_a_clear_failure() {
     let script = "run_logged() { :; }\napt_cache_oneoff() { :; }\ndebian_series\n";
     let (status, err) = harness(&["source.sh", "debian.sh"], script);
     assert_ne!(status, 0, "{err}");
-    assert!(err.contains("has no kernel series with its source, image and headers"), "{err}");
+    assert!(
+        err.contains("has no kernel series with its source, image and headers"),
+        "{err}"
+    );
 }
 
 #[test]

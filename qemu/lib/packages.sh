@@ -96,14 +96,25 @@ chroot_packages() {
         awk '$1 != "un" && $1 != "pn" { print $2 }' | sort
 }
 
-# packages_dkms: install our packages in the chroot next to the headers and
-# source of every kernel in DEBIAN_ABIS, check what DKMS built and what the
-# packages hold, then purge them and check that nothing is left. The modules
-# DKMS installed are kept in $CACHE/debian/ABI/dkms-root (debian_dkms_tree).
+# packages_dkms: install our packages in the chroot next to the headers of
+# every kernel in DEBIAN_ABIS and of the release's own kernel (built without
+# Rust), as the README has it on the newest kernel: with that kernel's source
+# alone. DKMS must build for it and skip the others, saying why; the older
+# series' sources then come, and the package's trigger builds for them. Check
+# what DKMS built and what the packages hold, then purge them and check that
+# nothing is left. The modules DKMS installed are kept in
+# $CACHE/debian/ABI/dkms-root (debian_dkms_tree).
 packages_dkms() {
     step "Debian packages: install, DKMS, purge"
+    run_logged "$CACHE/logs/packages-kernels.log" in_chroot apt-get update
+    # The release's own kernel (trixie: 6.12), which Debian builds without Rust.
+    local norust
+    norust=$(in_chroot apt-cache show "linux-headers-amd64/$DEBIAN_RELEASE" |
+        sed -n 's/^Depends: linux-headers-\([^ ,]*-amd64\).*/\1/p' | head -n1)
+    [ -n "$norust" ] || die "no linux-headers-amd64 in $DEBIAN_RELEASE to find its own kernel" \
+        "read: chroot $DEB_CHROOT apt-cache show linux-headers-amd64/$DEBIAN_RELEASE"
     local key stamp="$CACHE/debian/dkms.done"
-    key=$(hash_of "$PKG_DIR" "${DEBIAN_ABIS[*]}")
+    key=$(hash_of "$PKG_DIR" "${DEBIAN_ABIS[*]}" "$norust")
     if [ "$(cat "$stamp" 2>/dev/null)" = "$key" ]; then
         log "reusing the modules DKMS built for ${DEBIAN_ABIS[*]} (packages and kernels unchanged)"
         return
@@ -114,6 +125,8 @@ packages_dkms() {
         series=${abi%%+*}
         headers+=("linux-headers-$abi") sources+=("linux-source-${series%.*}")
     done
+    local newest_source=${sources[-1]} older_sources=("${sources[@]:0:${#sources[@]}-1}")
+    headers+=("linux-headers-$norust")
     # build-for-debian's prepared trees (one per kernel, minutes each) outlive
     # a purge only in the cache here, so that the next run reuses them.
     local prepared="$CACHE/debian/dkms-prepared"
@@ -126,7 +139,6 @@ packages_dkms() {
     # Headers of kernels Debian no longer ships would make DKMS build for them
     # too; the sources come with our packages below.
     run_logged "$CACHE/logs/packages-kernels.log" in_chroot_sh "
-        apt-get update
         old=\$(dpkg-query -W -f='\${Package}\n' 'linux-headers-*-amd64' 'linux-source-*' 2>/dev/null |
             grep -vxF '$(printf '%s\n' "${headers[@]}")' || true)
         [ -z \"\$old\" ] || apt-get purge -y \$old
@@ -137,6 +149,9 @@ packages_dkms() {
         apt-get install -y --no-install-recommends ${headers[*]}
         # What an installed linux-image gives DKMS: a modules.dep to update.
         for abi in ${DEBIAN_ABIS[*]}; do depmod -a \$abi; done"
+    ! grep -q '^CONFIG_RUST=y' "$DEB_CHROOT/usr/src/linux-headers-$norust/.config" ||
+        die "$DEBIAN_RELEASE's own kernel $norust is built with Rust now, so it no longer shows a kernel DKMS must skip" \
+            "choose another kernel without CONFIG_RUST for that check in packages_dkms (qemu/lib/packages.sh)"
     local before="$CACHE/logs/packages-files-before.txt" after="$CACHE/logs/packages-files-after.txt"
     chroot_files >"$before"
     if [ -d "$prepared" ]; then
@@ -157,25 +172,38 @@ packages_dkms() {
     log "apt-get install ${DEBIAN_C_LIBRARY[*]} (Debian's C library, which ours replaces)"
     run_logged "$CACHE/logs/packages-install.log" in_chroot_sh \
         "apt-get install -y --no-install-recommends ${DEBIAN_C_LIBRARY[*]}"
-    # One command, as the README has it: whichever of our packages and the
-    # kernel sources apt configures first, DKMS builds for every kernel (the
-    # package's trigger on /usr/src).
-    log "apt-get install ${debs[*]} ${sources[*]}: DKMS builds vpoll.ko for ${DEBIAN_ABIS[*]} (about 2 minutes a kernel the first time; log: $CACHE/logs/packages-install.log)"
-    run_logged "$CACHE/logs/packages-install.log" in_chroot_sh \
-        "cd /build/debs-install && apt-get install -y --no-install-recommends ${debs[*]} ${sources[*]}"
+    # The README's command on the newest kernel: our packages and its source.
+    local install_log="$CACHE/logs/packages-install.log"
+    log "apt-get install ${debs[*]} $newest_source: DKMS builds vpoll.ko for ${DEBIAN_ABIS[-1]} (about 2 minutes the first time; log: $install_log)"
+    run_logged "$install_log" in_chroot_sh \
+        "cd /build/debs-install && apt-get install -y --no-install-recommends ${debs[*]} $newest_source"
+    packages_skipped "$norust" "it is built without CONFIG_RUST"
+    for abi in "${DEBIAN_ABIS[@]:0:${#DEBIAN_ABIS[@]}-1}"; do
+        series=${abi%%+*}
+        packages_skipped "$abi" "it needs linux-source-${series%.*} of version $series"
+    done
+    # Each older series' source, installed later: the package's trigger on
+    # /usr/src builds for its kernel then.
+    if [ ${#older_sources[@]} -gt 0 ]; then
+        log "apt-get install ${older_sources[*]}: the package's trigger builds vpoll.ko for ${DEBIAN_ABIS[*]:0:${#DEBIAN_ABIS[@]}-1} (log: $CACHE/logs/packages-install-sources.log)"
+        run_logged "$CACHE/logs/packages-install-sources.log" in_chroot_sh \
+            "apt-get install -y --no-install-recommends ${older_sources[*]}"
+    fi
+    ! in_chroot dkms status -m vpoll -k "$norust" | grep -q ': installed' ||
+        die "DKMS installed vpoll for $norust, a kernel without Rust" "read $install_log and dkms.conf"
     local gone
     gone=$(in_chroot dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${DEBIAN_C_LIBRARY[@]}" 2>/dev/null |
         awk '$1 != "un" && $1 != "pn" { print $2 }' || true)
     [ -z "$gone" ] || die "installing our packages left Debian's $gone installed" \
-        "check Conflicts/Replaces in debian/control; read $CACHE/logs/packages-install.log"
+        "check Conflicts/Replaces in debian/control; read $install_log"
     log "our packages replaced Debian's ${DEBIAN_C_LIBRARY[*]}"
     for abi in "${DEBIAN_ABIS[@]}"; do
         in_chroot dkms status -m vpoll -k "$abi" | grep -q ': installed' ||
-            die "DKMS did not install vpoll for $abi" "read $CACHE/logs/packages-install.log"
+            die "DKMS did not install vpoll for $abi" "read $install_log and $CACHE/logs/packages-install-sources.log"
         [ -f "$DEB_CHROOT/lib/modules/$abi/updates/dkms/vpoll.ko" ] ||
-            die "no /lib/modules/$abi/updates/dkms/vpoll.ko after the install" "read $CACHE/logs/packages-install.log"
+            die "no /lib/modules/$abi/updates/dkms/vpoll.ko after the install" "read $install_log"
         grep -q '^updates/dkms/vpoll.ko:' "$DEB_CHROOT/lib/modules/$abi/modules.dep" ||
-            die "depmod did not list vpoll.ko for $abi" "read $CACHE/logs/packages-install.log"
+            die "depmod did not list vpoll.ko for $abi" "read $install_log"
         rm -rf "$CACHE/debian/$abi/dkms-root"
         mkdir -p "$CACHE/debian/$abi/dkms-root/lib/modules/$abi/updates/dkms"
         cp "$DEB_CHROOT/lib/modules/$abi"/modules.* "$CACHE/debian/$abi/dkms-root/lib/modules/$abi/"
@@ -209,6 +237,18 @@ packages_dkms() {
         "see what the maintainer scripts do: diff $before $after"
     log "purged: nothing of the packages is left in the chroot"
     echo "$key" >"$stamp"
+}
+
+# packages_skipped ABI WHY: the install went on without a module for ABI, and
+# said why (dkms.conf's message) in the install log.
+packages_skipped() {
+    local install_log="$CACHE/logs/packages-install.log"
+    ! in_chroot dkms status -m vpoll -k "$1" | grep -q ': installed' ||
+        die "DKMS installed vpoll for $1, which it should have skipped ($2)" "read $install_log and dkms.conf"
+    grep -qF "vpoll: not building for $1: $2" "$install_log" ||
+        die "the install did not say why it skipped $1 (\"vpoll: not building for $1: $2\")" \
+            "read $install_log and dkms.conf"
+    log "skipped $1 with a message: $(grep -m1 -F "vpoll: not building for $1:" "$install_log" | sed 's/^.*: not building for [^:]*: //')"
 }
 
 # packages_check: with our packages installed in the chroot, what a Debian

@@ -70,11 +70,21 @@ pub enum Error {
     /// Writing after this side or the connection was shut down.
     #[error("broken pipe: the connection is closed for writing")]
     BrokenPipe,
-    /// The datagram does not fit the socket's buffer.
-    #[error("datagram of {len} bytes is larger than the socket's buffer")]
+    /// The datagram does not fit the link's MTU or the socket's buffer
+    /// (`EMSGSIZE`: the stack does not fragment).
+    #[error("datagram of {len} bytes is larger than the {max} bytes a datagram may have here")]
     MessageTooLarge {
         /// The datagram's size.
         len: usize,
+        /// The largest datagram the socket sends.
+        max: usize,
+    },
+    /// The stack holds as many sockets as it may
+    /// ([`Builder::max_sockets`](crate::Builder::max_sockets); `ENOBUFS`).
+    #[error("the stack's limit of {max} sockets is reached")]
+    SocketLimit {
+        /// The limit.
+        max: usize,
     },
     /// The operation would block and the socket is non-blocking.
     #[error("operation would block")]
@@ -115,7 +125,9 @@ impl Error {
             Error::ConnectionReset => K::ConnectionReset,
             Error::NotConnected => K::NotConnected,
             Error::BrokenPipe => K::BrokenPipe,
-            Error::MessageTooLarge { .. } => K::InvalidInput,
+            // As std maps the errno a kernel socket gives.
+            Error::MessageTooLarge { .. } => io::Error::from_raw_os_error(libc::EMSGSIZE).kind(),
+            Error::SocketLimit { .. } => io::Error::from_raw_os_error(libc::ENOBUFS).kind(),
             Error::WouldBlock => K::WouldBlock,
             Error::TimedOut => K::TimedOut,
             Error::StackClosed => K::NotConnected,

@@ -44,7 +44,8 @@
 
 #![deny(missing_docs, unsafe_op_in_unsafe_fn, unsafe_code)]
 
-mod core;
+mod config;
+mod engine;
 mod error;
 mod link;
 mod readiness;
@@ -57,6 +58,7 @@ mod tcp;
 pub mod tokio;
 mod udp;
 
+pub use config::Keepalive;
 pub use error::{Error, Result};
 pub use link::{Link, DEFAULT_MTU};
 pub use shown::Stats;

@@ -11,11 +11,12 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use nix::errno::Errno;
 use nix::fcntl::{open, OFlag};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{
     send, setsockopt, socketpair, sockopt, AddressFamily, MsgFlags, SockFlag, SockType,
 };
 use nix::sys::stat::Mode;
-use smoltcp::phy::{self, DeviceCapabilities, Medium};
+use smoltcp::phy::{self, DeviceCapabilities, Medium, TxToken as _};
 use smoltcp::time::Instant;
 
 use crate::error::{Error, Result};
@@ -140,6 +141,69 @@ impl Link {
         self.gone
     }
 
+    /// Reads the next frame into the link's receive buffer: its length, or
+    /// `None` when nothing waits (or the other end is gone for good).
+    pub(crate) fn recv_frame(&mut self) -> Option<usize> {
+        self.flush();
+        if self.gone {
+            return None;
+        }
+        loop {
+            return match nix::unistd::read(&self.fd, &mut self.rx) {
+                Ok(n) if n > 0 => Some(n),
+                // An empty message on a pair (no frame at all), unless the
+                // other end is gone, which also reads as 0: only a hang-up
+                // says which.
+                Ok(_) if !self.hung_up() => continue,
+                // A pair's other end closed, or the TAP interface was deleted.
+                Ok(_) | Err(Errno::EBADFD | Errno::EBADF | Errno::ENODEV | Errno::ENXIO) => {
+                    self.gone = true;
+                    None
+                }
+            // Nothing waiting (EAGAIN), or an error a wire would show as
+            // silence. Frames sent from now on fail and are lost, as on a
+            // wire without its other end; TCP's timers back off.
+                Err(_) => None,
+            };
+        }
+    }
+
+    /// Whether the fd reports that its other end hung up.
+    fn hung_up(&self) -> bool {
+        // A closed AF_UNIX peer shuts both directions: POLLHUP.
+        let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
+        matches!(poll(&mut fds, PollTimeout::ZERO), Ok(1))
+            && fds[0]
+                .revents()
+                .is_some_and(|r| r.contains(PollFlags::POLLHUP))
+    }
+
+    /// The frame [`recv_frame`](Link::recv_frame) read.
+    pub(crate) fn frame(&self, len: usize) -> &[u8] {
+        &self.rx[..len]
+    }
+
+    /// The link as a smoltcp device that receives just the frame
+    /// [`recv_frame`](Link::recv_frame) read (`len` bytes), once.
+    pub(crate) fn one_frame(&mut self, len: usize) -> OneFrame<'_> {
+        OneFrame {
+            link: self,
+            len: Some(len),
+        }
+    }
+
+    /// Sends a frame the stack made itself (not through smoltcp), in order
+    /// behind any held ones.
+    pub(crate) fn send_frame(&mut self, frame: &[u8]) {
+        TxToken {
+            fd: &self.fd,
+            pair: self.name.is_none(),
+            buf: &mut self.tx,
+            held: &mut self.held,
+        }
+        .consume(frame.len(), |f| f.copy_from_slice(frame));
+    }
+
     /// Sends held frames, oldest first, while the fd takes them.
     fn flush(&mut self) {
         while let Some(frame) = self.held.front() {
@@ -227,31 +291,11 @@ impl phy::TxToken for TxToken<'_> {
     }
 }
 
-impl phy::Device for Link {
-    type RxToken<'a> = RxToken<'a>;
-    type TxToken<'a> = TxToken<'a>;
-
-    fn receive(&mut self, _: Instant) -> Option<(RxToken<'_>, TxToken<'_>)> {
-        self.flush();
-        if self.gone {
-            return None;
-        }
-        let n = match nix::unistd::read(&self.fd, &mut self.rx) {
-            Ok(n) if n > 0 => n,
-            // A pair's other end closed (every frame has a header, so 0 is
-            // the end), or the TAP interface was deleted.
-            Ok(_) | Err(Errno::EBADFD | Errno::EBADF | Errno::ENODEV | Errno::ENXIO) => {
-                self.gone = true;
-                return None;
-            }
-            // Nothing waiting (EAGAIN), or an error a wire would show as
-            // silence. Frames sent from now on fail and are lost, as on a
-            // wire without its other end; TCP's timers back off.
-            Err(_) => return None,
-        };
-        Some((
+impl Link {
+    fn tokens(&mut self, len: usize) -> (RxToken<'_>, TxToken<'_>) {
+        (
             RxToken {
-                frame: &self.rx[..n],
+                frame: &self.rx[..len],
             },
             TxToken {
                 fd: &self.fd,
@@ -259,7 +303,48 @@ impl phy::Device for Link {
                 buf: &mut self.tx,
                 held: &mut self.held,
             },
-        ))
+        )
+    }
+}
+
+/// A [`Link`] that receives one frame already read: what the stack hands
+/// smoltcp once it has looked at the frame itself.
+pub(crate) struct OneFrame<'a> {
+    link: &'a mut Link,
+    len: Option<usize>,
+}
+
+impl phy::Device for OneFrame<'_> {
+    type RxToken<'a>
+        = RxToken<'a>
+    where
+        Self: 'a;
+    type TxToken<'a>
+        = TxToken<'a>
+    where
+        Self: 'a;
+
+    fn receive(&mut self, _: Instant) -> Option<(RxToken<'_>, TxToken<'_>)> {
+        let len = self.len.take()?;
+        Some(self.link.tokens(len))
+    }
+
+    fn transmit(&mut self, now: Instant) -> Option<TxToken<'_>> {
+        self.link.transmit(now)
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        self.link.capabilities()
+    }
+}
+
+impl phy::Device for Link {
+    type RxToken<'a> = RxToken<'a>;
+    type TxToken<'a> = TxToken<'a>;
+
+    fn receive(&mut self, _: Instant) -> Option<(RxToken<'_>, TxToken<'_>)> {
+        let n = self.recv_frame()?;
+        Some(self.tokens(n))
     }
 
     fn transmit(&mut self, _: Instant) -> Option<TxToken<'_>> {

@@ -34,10 +34,31 @@ pub(crate) fn tx_closed(state: tcp::State) -> bool {
     )
 }
 
+/// What a stream's mask depends on: smoltcp's socket, or a closed one once
+/// that is gone (TIME-WAIT is kept without it).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StreamView {
+    pub state: tcp::State,
+    pub can_recv: bool,
+    pub may_send: bool,
+    pub send_queue: usize,
+    pub send_capacity: usize,
+}
+
+impl StreamView {
+    pub const CLOSED: StreamView = StreamView {
+        state: tcp::State::Closed,
+        can_recv: false,
+        may_send: false,
+        send_queue: 0,
+        send_capacity: 0,
+    };
+}
+
 /// A stream's mask. `pending_error`: a reset or refusal not yet taken
 /// (`SO_ERROR`); `shut_rd`: the program shut its receive side.
-pub(crate) fn stream(socket: &tcp::Socket<'_>, pending_error: bool, shut_rd: bool) -> Events {
-    let state = socket.state();
+pub(crate) fn stream(socket: &StreamView, pending_error: bool, shut_rd: bool) -> Events {
+    let state = socket.state;
     let rx_done = rx_closed(state) || shut_rd;
     let tx_done = tx_closed(state);
     let mut mask = Events::empty();
@@ -49,7 +70,7 @@ pub(crate) fn stream(socket: &tcp::Socket<'_>, pending_error: bool, shut_rd: boo
     }
     // Before the handshake ends a socket is neither readable nor writable.
     if !matches!(state, tcp::State::SynSent | tcp::State::SynReceived) {
-        if socket.can_recv() {
+        if socket.can_recv {
             mask |= READ;
         }
         if tx_done || writable(socket) {
@@ -66,8 +87,8 @@ pub(crate) fn stream(socket: &tcp::Socket<'_>, pending_error: bool, shut_rd: boo
 /// The kernel's `sk_stream_is_writable`: free space at least half of what is
 /// queued, i.e. at most two thirds queued. The hysteresis keeps `OUT` from
 /// flapping on every segment acknowledged.
-fn writable(socket: &tcp::Socket<'_>) -> bool {
-    socket.may_send() && socket.send_queue() * 3 <= socket.send_capacity() * 2
+fn writable(socket: &StreamView) -> bool {
+    socket.may_send && socket.send_queue * 3 <= socket.send_capacity * 2
 }
 
 /// A listener's mask: readable when a connection waits to be accepted.

@@ -31,6 +31,25 @@ pub struct Stats {
     pub events_not_shown: u64,
     /// Sockets whose readiness was recomputed after smoltcp woke them.
     pub sockets_settled: u64,
+    /// smoltcp sockets now: connections (not in TIME-WAIT), handshakes in
+    /// progress, UDP sockets. What a packet's cost grows with.
+    pub sockets: u64,
+    /// Connections in TIME-WAIT now (kept without buffers).
+    pub time_wait: u64,
+    /// Connections the program dropped that are still closing, now.
+    pub orphans: u64,
+    /// SYNs dropped unanswered: the accept queue was full, or the socket
+    /// limit reached.
+    pub syns_dropped: u64,
+    /// Handshakes dropped to make room in a full SYN queue.
+    pub handshakes_dropped: u64,
+    /// Orphans reset: beyond the orphan limit, or sent new data.
+    pub orphans_reset: u64,
+    /// Connections and handshakes ended by a timer (handshake, FIN-WAIT-2,
+    /// keepalive, user timeout).
+    pub timeouts: u64,
+    /// Sockets refused at the socket limit.
+    pub socket_limit_hits: u64,
 }
 
 /// [`Stats`], kept where the stack's thread updates them outside the lock.
@@ -41,6 +60,12 @@ pub(crate) struct Counters {
     mask_failures: AtomicU64,
     events_not_shown: AtomicU64,
     pub sockets_settled: AtomicU64,
+    pub time_wait: AtomicU64,
+    pub syns_dropped: AtomicU64,
+    pub handshakes_dropped: AtomicU64,
+    pub orphans_reset: AtomicU64,
+    pub timeouts: AtomicU64,
+    pub socket_limit_hits: AtomicU64,
 }
 
 impl Counters {
@@ -51,6 +76,14 @@ impl Counters {
             mask_failures: self.mask_failures.load(Ordering::Relaxed),
             events_not_shown: self.events_not_shown.load(Ordering::Relaxed),
             sockets_settled: self.sockets_settled.load(Ordering::Relaxed),
+            sockets: 0,
+            time_wait: self.time_wait.load(Ordering::Relaxed),
+            orphans: 0,
+            syns_dropped: self.syns_dropped.load(Ordering::Relaxed),
+            handshakes_dropped: self.handshakes_dropped.load(Ordering::Relaxed),
+            orphans_reset: self.orphans_reset.load(Ordering::Relaxed),
+            timeouts: self.timeouts.load(Ordering::Relaxed),
+            socket_limit_hits: self.socket_limit_hits.load(Ordering::Relaxed),
         }
     }
 }

@@ -9,23 +9,26 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::eventfd::{EfdFlags, EventFd};
-use smoltcp::iface::{Config, Interface};
+use smoltcp::iface::{Config as IfaceConfig, Interface};
 use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr};
 use vpoll::Backend;
 
-use crate::core::{cidr, Buffers, Core};
+use crate::config::Config;
+use crate::engine::{cidr, Engine};
 use crate::error::{Error, Result};
 use crate::link::Link;
 use crate::shown::{Counters, Shown, Stats};
 
 /// What the stack's thread and the sockets share.
 pub(crate) struct Shared {
-    core: Mutex<Core>,
+    engine: Mutex<Engine>,
+    /// The vpoll backend of every socket's fd (`None`: the first that works).
+    backend: Option<Backend>,
     wake: EventFd,
     /// The link's fd, duplicated: the thread waits on it without the lock
     /// (holding it while asleep would stall every socket).
@@ -33,7 +36,7 @@ pub(crate) struct Shared {
     /// A wakeup is on its way: later kicks need no system call.
     kicked: AtomicBool,
     stop: AtomicBool,
-    counters: Arc<Counters>,
+    pub counters: Arc<Counters>,
     /// Notified after each round of the stack's thread.
     cycled: Condvar,
     /// With [`Builder::activity_fd`]: the design vpoll replaces.
@@ -41,16 +44,72 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub fn lock(&self) -> MutexGuard<'_, Core> {
-        self.core.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The engine, locked. What the work under the lock changed in the
+    /// fds' masks is applied when the guard goes, after the lock is free.
+    pub fn lock(&self) -> Locked<'_> {
+        Locked {
+            shared: self,
+            engine: Some(self.engine.lock().unwrap_or_else(PoisonError::into_inner)),
+        }
     }
 
-    /// Makes the stack's thread poll soon (data to send, a window to open).
+    /// A new vpoll fd for a socket (made before taking the lock: it is a
+    /// system call, and at `EMFILE` nothing has changed yet).
+    pub fn new_fd(&self) -> Result<Arc<Shown>> {
+        Ok(Arc::new(self.make_fd()?))
+    }
+
+    pub fn make_fd(&self) -> Result<Shown> {
+        Shown::new(self.backend)
+    }
+
+    /// Makes the stack's thread run a round soon (data to send, a window
+    /// to open).
     pub fn kick(&self) {
         if !self.kicked.swap(true, Ordering::AcqRel) {
             // Can only fail if the counter would overflow, and then the
             // thread is woken anyway.
             let _ = self.wake.write(1);
+        }
+    }
+}
+
+/// The locked engine. The one rule for when the masks change: right after
+/// the lock is released, by the thread that held it (so that a program
+/// woken by a mask never finds the lock still held); then, if the work
+/// queued something to send, the stack's thread is woken.
+pub(crate) struct Locked<'a> {
+    shared: &'a Shared,
+    engine: Option<MutexGuard<'a, Engine>>,
+}
+
+impl std::ops::Deref for Locked<'_> {
+    type Target = Engine;
+
+    fn deref(&self) -> &Engine {
+        self.engine.as_ref().expect("held until dropped")
+    }
+}
+
+impl std::ops::DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut Engine {
+        self.engine.as_mut().expect("held until dropped")
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        let Some(mut engine) = self.engine.take() else {
+            return;
+        };
+        let mut masks = std::mem::take(&mut engine.outbox.masks);
+        let kick = std::mem::take(&mut engine.outbox.kick);
+        drop(engine);
+        if !masks.is_empty() {
+            Shown::apply_all(&mut masks, &self.shared.counters);
+        }
+        if kick {
+            self.shared.kick();
         }
     }
 }
@@ -75,7 +134,7 @@ pub struct Builder {
     gateways: Vec<IpAddr>,
     mac: Option<[u8; 6]>,
     backend: Option<Backend>,
-    buffers: Buffers,
+    config: Config,
     activity: bool,
 }
 
@@ -106,10 +165,57 @@ impl Builder {
         self
     }
 
-    /// Each TCP socket's receive and send buffer, in bytes (default 64 KiB).
+    /// Each TCP socket's receive and send buffer, in bytes (default 64 KiB
+    /// each). A connection holds both until it reaches TIME-WAIT (which
+    /// holds neither) or is gone.
     pub fn tcp_buffers(mut self, rx: usize, tx: usize) -> Builder {
-        self.buffers.tcp_rx = rx.max(1);
-        self.buffers.tcp_tx = tx.max(1);
+        self.config.tcp_rx = rx.max(1);
+        self.config.tcp_tx = tx.max(1);
+        self
+    }
+
+    /// At most this many sockets with buffers at once: connections (not
+    /// in TIME-WAIT), handshakes in progress and UDP sockets (default
+    /// 65,536). Beyond it a connect or bind fails with
+    /// [`Error::SocketLimit`] and a SYN goes unanswered.
+    pub fn max_sockets(mut self, max: usize) -> Builder {
+        self.config.max_sockets = max.max(1);
+        self
+    }
+
+    /// Handshakes in progress per listener at most, as Linux's
+    /// `tcp_max_syn_backlog` (default 4096; never more than the listener's
+    /// backlog). Each holds its buffers: this bounds what a SYN flood costs.
+    pub fn syn_backlog(mut self, max: usize) -> Builder {
+        self.config.syn_backlog = max.max(1);
+        self
+    }
+
+    /// How long a handshake waits for the client's final ACK (default
+    /// 63 s, Linux's five SYN-ACK retries).
+    pub fn synack_timeout(mut self, timeout: Duration) -> Builder {
+        self.config.synack_timeout = timeout;
+        self
+    }
+
+    /// `tcp_fin_timeout` (default 60 s): how long a dropped connection
+    /// waits in FIN-WAIT-2 for the peer's FIN, and how long a dropped
+    /// connection still sending may go without hearing from its peer.
+    pub fn fin_timeout(mut self, timeout: Duration) -> Builder {
+        self.config.fin_timeout = timeout;
+        self
+    }
+
+    /// How long a connection stays in TIME-WAIT (default 60 s, Linux's).
+    pub fn time_wait(mut self, duration: Duration) -> Builder {
+        self.config.time_wait = duration;
+        self
+    }
+
+    /// `tcp_max_orphans` (default 4096): dropped connections still closing
+    /// at most; beyond it the oldest is reset.
+    pub fn max_orphans(mut self, max: usize) -> Builder {
+        self.config.max_orphans = max;
         self
     }
 
@@ -127,7 +233,7 @@ impl Builder {
             gateways,
             mac,
             backend,
-            buffers,
+            config,
             activity,
         } = self;
         let cidrs = addresses
@@ -152,9 +258,9 @@ impl Builder {
                 why: "an Ethernet address must be unicast",
             });
         }
-        let mut config = Config::new(HardwareAddress::Ethernet(hw));
-        config.random_seed = seed;
-        let mut iface = Interface::new(config, &mut link, now());
+        let mut iface_config = IfaceConfig::new(HardwareAddress::Ethernet(hw));
+        iface_config.random_seed = seed;
+        let mut iface = Interface::new(iface_config, &mut link, now());
         iface.update_ip_addrs(|addrs| {
             for c in &cidrs {
                 // Cannot fail: at most four, checked above.
@@ -191,14 +297,15 @@ impl Builder {
                 what: "dup",
                 source,
             })?;
-        let core = Core::new(iface, link, routed, backend, buffers, seed);
-        let counters = Arc::clone(&core.counters);
+        let counters = Arc::new(Counters::default());
+        let engine = Engine::new(iface, link, routed, config, Arc::clone(&counters), seed);
         let activity = match activity {
             true => Some(eventfd()?),
             false => None,
         };
         let shared = Arc::new(Shared {
-            core: Mutex::new(core),
+            engine: Mutex::new(engine),
+            backend,
             counters,
             cycled: Condvar::new(),
             activity,
@@ -256,12 +363,7 @@ impl Stack {
             mac: None,
             backend: None,
             activity: false,
-            buffers: Buffers {
-                tcp_rx: 64 << 10,
-                tcp_tx: 64 << 10,
-                udp_payload: 64 << 10,
-                udp_packets: 64,
-            },
+            config: Config::default(),
         }
     }
 
@@ -283,9 +385,17 @@ impl Stack {
         fd.as_fd().try_clone_to_owned().ok()
     }
 
-    /// Counters of the stack's work so far.
+    /// Counters of the stack's work so far, and how many sockets it holds.
     pub fn stats(&self) -> Stats {
-        self.shared.counters.stats()
+        let (sockets, orphans) = {
+            let engine = self.shared.lock();
+            (engine.live_sockets(), engine.orphans())
+        };
+        Stats {
+            sockets: sockets as u64,
+            orphans: orphans as u64,
+            ..self.shared.counters.stats()
+        }
     }
 }
 
@@ -298,21 +408,21 @@ impl Drop for Stack {
         // As a kernel goes on sending after close(): what programs wrote and
         // their FINs leave before the stack does, for up to LINGER.
         let deadline = std::time::Instant::now() + LINGER;
-        let mut core = self.shared.lock();
-        while !core.quiescent() {
+        let mut engine = self.shared.engine.lock().unwrap_or_else(PoisonError::into_inner);
+        while !engine.quiescent() {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             if left.is_zero() {
                 break;
             }
             self.shared.kick();
-            core = self
+            engine = self
                 .shared
                 .cycled
-                .wait_timeout(core, left)
+                .wait_timeout(engine, left)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
-        drop(core);
+        drop(engine);
         self.shared.stop.store(true, Ordering::Release);
         let _ = self.shared.wake.write(1);
         if let Some(thread) = self.thread.take() {
@@ -323,16 +433,15 @@ impl Drop for Stack {
 
 /// The stack's thread.
 fn run(shared: &Shared) {
-    let mut pending = Vec::new();
     loop {
         let (blocked, link_gone, timeout, changed) = {
-            let mut core = shared.lock();
+            let mut engine = shared.lock();
             if shared.stop.load(Ordering::Acquire) {
-                core.die();
+                engine.die();
                 return;
             }
             shared.kicked.store(false, Ordering::Release);
-            let timeout = match core.poll(now()) {
+            let timeout = match engine.poll(now()) {
                 None => PollTimeout::NONE,
                 Some(d) => {
                     // Rounded up: waking a millisecond early would spin.
@@ -340,18 +449,17 @@ fn run(shared: &Shared) {
                     PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
                 }
             };
-            let changed = core.take_pending(&mut pending);
+            let changed = std::mem::take(&mut engine.outbox.changed);
             shared.cycled.notify_all();
             (
-                core.link.is_blocked(),
-                core.link.is_gone(),
+                engine.link.is_blocked(),
+                engine.link.is_gone(),
                 timeout,
                 changed,
             )
+            // The masks change as the lock goes (on the device, one system
+            // call for them all): a program they wake can take it at once.
         };
-        // The masks change now that the lock is free: a program they wake
-        // can take it at once. On the device, one system call for them all.
-        Shown::apply_all(&mut pending, &shared.counters);
         if let (true, Some(activity)) = (changed, &shared.activity) {
             let _ = activity.write(1);
         }

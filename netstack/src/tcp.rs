@@ -7,13 +7,13 @@ use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
 
-use smoltcp::iface::SocketHandle;
-use smoltcp::socket::tcp;
+use std::sync::Arc;
+
 use vpoll::Backend;
 
-use crate::core::socket_addr;
+use crate::config::Keepalive;
+use crate::engine::Key;
 use crate::error::{Error, Result};
-use crate::readiness::{rx_closed, tx_closed};
 use crate::socket::{SocketFd, Want};
 use crate::stack::Stack;
 
@@ -54,10 +54,10 @@ impl TcpListener {
         addr: SocketAddr,
         backlog: usize,
     ) -> Result<TcpListener> {
-        let (id, vpoll) = stack.shared.lock().listen(addr, backlog)?;
-        stack.shared.kick();
+        let shown = stack.shared.new_fd()?;
+        let id = stack.shared.lock().listen(addr, backlog, Arc::clone(&shown))?;
         Ok(TcpListener {
-            fd: SocketFd::new(stack.shared.clone(), vpoll),
+            fd: SocketFd::new(stack.shared.clone(), shown),
             id,
             local: addr,
         })
@@ -67,13 +67,12 @@ impl TcpListener {
     /// non-blocking: then [`Error::WouldBlock`]).
     pub fn accept(&self) -> Result<(TcpStream, SocketAddr)> {
         self.fd.blocking(Want::Read, || {
-            let accepted = self.fd.shared.lock().accept(self.id)?;
-            let (handle, vpoll, peer) = accepted.ok_or(Error::WouldBlock)?;
-            // The listener made room in its backlog: SYNs may be answered.
-            self.fd.shared.kick();
+            let shared = &self.fd.shared;
+            let accepted = shared.lock().accept(self.id, || shared.make_fd())?;
+            let (key, shown, peer) = accepted.ok_or(Error::WouldBlock)?;
             let stream = TcpStream {
-                fd: SocketFd::new(self.fd.shared.clone(), vpoll),
-                handle,
+                fd: SocketFd::new(shared.clone(), shown),
+                key,
             };
             Ok((stream, peer))
         })
@@ -99,7 +98,6 @@ impl TcpListener {
 impl Drop for TcpListener {
     fn drop(&mut self) {
         self.fd.shared.lock().release_listener(self.id);
-        self.fd.shared.kick();
     }
 }
 
@@ -130,7 +128,7 @@ impl std::fmt::Debug for TcpListener {
 /// reset or refusal until [`take_error`](TcpStream::take_error).
 pub struct TcpStream {
     fd: SocketFd,
-    handle: SocketHandle,
+    key: Key,
 }
 
 impl TcpStream {
@@ -152,109 +150,31 @@ impl TcpStream {
     }
 
     fn start_connect(stack: &Stack, addr: SocketAddr) -> Result<TcpStream> {
-        let (handle, vpoll) = stack.shared.lock().connect(addr)?;
-        stack.shared.kick();
+        let shown = stack.shared.new_fd()?;
+        let key = stack.shared.lock().connect(addr, Arc::clone(&shown))?;
         Ok(TcpStream {
-            fd: SocketFd::new(stack.shared.clone(), vpoll),
-            handle,
+            fd: SocketFd::new(stack.shared.clone(), shown),
+            key,
         })
     }
 
     /// Whether the handshake is over: `Ok` when connected, the failure if it
     /// failed, [`Error::WouldBlock`] while it goes on.
     pub fn connected(&self) -> Result<()> {
-        let mut core = self.fd.shared.lock();
-        let (stream, socket) = core.stream(self.handle)?;
-        match socket.state() {
-            tcp::State::SynSent | tcp::State::SynReceived => Err(Error::WouldBlock),
-            tcp::State::Closed => {
-                let failure = stream.failure.take();
-                core.update_stream(self.handle);
-                Err(failure.map_or(Error::NotConnected, |f| f.error()))
-            }
-            _ => Ok(()),
-        }
+        self.fd.shared.lock().connected(self.key)
     }
 
     /// Reads what has arrived; `Ok(0)` once the peer closed its side and
     /// everything was read.
     pub fn read(&self, buf: &mut [u8]) -> Result<usize> {
-        self.fd.blocking(Want::Read, || self.try_read(buf))
-    }
-
-    fn try_read(&self, buf: &mut [u8]) -> Result<usize> {
-        let mut core = self.fd.shared.lock();
-        let (stream, socket) = core.stream(self.handle)?;
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        if stream.shut_rd {
-            return Ok(0);
-        }
-        if socket.can_recv() {
-            // A window that had shrunk below half grows back: the peer must
-            // hear of it, which the stack's thread sends.
-            let was_full = socket.recv_queue() * 2 >= socket.recv_capacity();
-            let n = socket.recv_slice(buf).unwrap_or(0);
-            core.update_stream(self.handle);
-            drop(core);
-            if was_full {
-                self.fd.shared.kick();
-            }
-            return Ok(n);
-        }
-        // As Linux: after the peer's FIN, reads end with 0 even if a reset
-        // came later (the error stays for the next write or take_error).
-        if stream.fin_seen {
-            return Ok(0);
-        }
-        if let Some(failure) = stream.failure.take() {
-            core.update_stream(self.handle);
-            return Err(failure.error());
-        }
-        let state = socket.state();
-        if rx_closed(state) {
-            return Ok(0);
-        }
-        if state == tcp::State::Listen {
-            return Err(Error::NotConnected);
-        }
-        Err(Error::WouldBlock)
+        self.fd
+            .blocking(Want::Read, || self.fd.shared.lock().recv(self.key, buf))
     }
 
     /// Queues `buf` (or as much of it as fits) for sending.
     pub fn write(&self, buf: &[u8]) -> Result<usize> {
-        self.fd.blocking(Want::Write, || self.try_write(buf))
-    }
-
-    fn try_write(&self, buf: &[u8]) -> Result<usize> {
-        let mut core = self.fd.shared.lock();
-        let (stream, socket) = core.stream(self.handle)?;
-        if let Some(failure) = stream.failure.take() {
-            core.update_stream(self.handle);
-            return Err(failure.error());
-        }
-        let state = socket.state();
-        if matches!(state, tcp::State::SynSent | tcp::State::SynReceived) {
-            return Err(Error::WouldBlock);
-        }
-        if tx_closed(state) {
-            return Err(Error::BrokenPipe);
-        }
-        if !socket.may_send() {
-            return Err(Error::NotConnected);
-        }
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        let n = socket.send_slice(buf).unwrap_or(0);
-        if n == 0 {
-            return Err(Error::WouldBlock);
-        }
-        core.update_stream(self.handle);
-        drop(core);
-        self.fd.shared.kick();
-        Ok(n)
+        self.fd
+            .blocking(Want::Write, || self.fd.shared.lock().send(self.key, buf))
     }
 
     /// Writes all of `buf`, waiting for room as needed.
@@ -269,51 +189,56 @@ impl TcpStream {
     /// Shuts down one or both directions, as `shutdown(2)`: `Write` sends a
     /// FIN after the queued data; `Read` makes reads return 0.
     pub fn shutdown(&self, how: Shutdown) -> Result<()> {
-        let mut core = self.fd.shared.lock();
-        let (stream, socket) = core.stream(self.handle)?;
-        if matches!(socket.state(), tcp::State::Closed | tcp::State::Listen) {
-            return Err(Error::NotConnected);
-        }
-        if matches!(how, Shutdown::Read | Shutdown::Both) {
-            stream.shut_rd = true;
-        }
-        if matches!(how, Shutdown::Write | Shutdown::Both) {
-            socket.close();
-        }
-        core.update_stream(self.handle);
-        drop(core);
-        self.fd.shared.kick();
-        Ok(())
+        self.fd.shared.lock().shutdown(self.key, how)
     }
 
-    /// The pending error (a reset or a refused connect), taken, as
+    /// The pending error (a reset, a refused connect, a timeout), taken, as
     /// `SO_ERROR`: the fd's `ERR` clears.
     pub fn take_error(&self) -> Result<Option<Error>> {
-        let mut core = self.fd.shared.lock();
-        let (stream, _) = core.stream(self.handle)?;
-        let failure = stream.failure.take();
-        core.update_stream(self.handle);
-        Ok(failure.map(|f| f.error()))
+        self.fd.shared.lock().take_error(self.key)
     }
 
     /// The peer's address.
     pub fn peer_addr(&self) -> Result<SocketAddr> {
-        let mut core = self.fd.shared.lock();
-        let (_, socket) = core.stream(self.handle)?;
-        socket
-            .remote_endpoint()
-            .map(socket_addr)
-            .ok_or(Error::NotConnected)
+        let (_, peer) = self.fd.shared.lock().ends(self.key)?;
+        peer.ok_or(Error::NotConnected)
     }
 
     /// This end's address.
     pub fn local_addr(&self) -> Result<SocketAddr> {
-        let mut core = self.fd.shared.lock();
-        let (_, socket) = core.stream(self.handle)?;
-        socket
-            .local_endpoint()
-            .map(socket_addr)
-            .ok_or(Error::NotConnected)
+        let (local, _) = self.fd.shared.lock().ends(self.key)?;
+        local.ok_or(Error::NotConnected)
+    }
+
+    /// Keepalive (`SO_KEEPALIVE`, with `TCP_KEEPIDLE`, `TCP_KEEPINTVL` and
+    /// `TCP_KEEPCNT`; `None`, the default: off). A peer that stops
+    /// answering ends the connection with [`Error::TimedOut`] and the fd
+    /// shows `ERR|HUP`, as a kernel socket's does.
+    ///
+    /// ```
+    /// # use vpoll_netstack::{Keepalive, Link, Stack, TcpListener, TcpStream};
+    /// # use std::time::Duration;
+    /// # let (a, b) = Link::pair()?;
+    /// # let server = Stack::builder(a).address("10.0.0.1".parse().unwrap(), 24).start()?;
+    /// # let client = Stack::builder(b).address("10.0.0.2".parse().unwrap(), 24).start()?;
+    /// # let _l = TcpListener::bind(&server, "10.0.0.1:7".parse().unwrap())?;
+    /// let stream = TcpStream::connect(&client, "10.0.0.1:7".parse().unwrap())?;
+    /// stream.set_keepalive(Some(Keepalive {
+    ///     idle: Duration::from_secs(60),
+    ///     interval: Duration::from_secs(10),
+    ///     count: 6,
+    /// }))?;
+    /// # Ok::<(), vpoll_netstack::Error>(())
+    /// ```
+    pub fn set_keepalive(&self, keepalive: Option<Keepalive>) -> Result<()> {
+        self.fd.shared.lock().set_keepalive(self.key, keepalive)
+    }
+
+    /// `TCP_USER_TIMEOUT` (`None`, the default: off): how long data may go
+    /// unacknowledged (or a connect unanswered) before the connection fails
+    /// with [`Error::TimedOut`].
+    pub fn set_user_timeout(&self, timeout: Option<Duration>) -> Result<()> {
+        self.fd.shared.lock().set_user_timeout(self.key, timeout)
     }
 
     /// In non-blocking mode reads and writes that would wait say
@@ -341,11 +266,9 @@ impl TcpStream {
 
 impl Drop for TcpStream {
     fn drop(&mut self) {
-        let mut core = self.fd.shared.lock();
-        if !core.stopped {
-            core.release_stream(self.handle);
-            drop(core);
-            self.fd.shared.kick();
+        let mut engine = self.fd.shared.lock();
+        if !engine.stopped {
+            engine.release_stream(self.key);
         }
     }
 }

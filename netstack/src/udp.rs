@@ -6,12 +6,11 @@ use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
 
-use smoltcp::iface::SocketHandle;
-use smoltcp::socket::udp;
-use smoltcp::wire::IpEndpoint;
+use std::sync::Arc;
+
 use vpoll::Backend;
 
-use crate::core::socket_addr;
+use crate::engine::Key;
 use crate::error::{Error, Result};
 use crate::socket::{SocketFd, Want};
 use crate::stack::Stack;
@@ -29,19 +28,20 @@ use crate::stack::Stack;
 /// ```
 pub struct UdpSocket {
     fd: SocketFd,
-    handle: SocketHandle,
+    key: Key,
     local: SocketAddr,
 }
 
 impl UdpSocket {
     /// Binds to `addr`; port 0 picks a free port.
     pub fn bind(stack: &Stack, addr: SocketAddr) -> Result<UdpSocket> {
-        let (handle, vpoll, port) = stack.shared.lock().bind_udp(addr)?;
+        let shown = stack.shared.new_fd()?;
+        let (key, port) = stack.shared.lock().bind_udp(addr, Arc::clone(&shown))?;
         let mut local = addr;
         local.set_port(port);
         Ok(UdpSocket {
-            fd: SocketFd::new(stack.shared.clone(), vpoll),
-            handle,
+            fd: SocketFd::new(stack.shared.clone(), shown),
+            key,
             local,
         })
     }
@@ -55,40 +55,15 @@ impl UdpSocket {
             });
         }
         self.fd.blocking(Want::Write, || {
-            let mut core = self.fd.shared.lock();
-            let socket = core.udp(self.handle)?;
-            if buf.len() > socket.payload_send_capacity() {
-                return Err(Error::MessageTooLarge { len: buf.len() });
-            }
-            match socket.send_slice(buf, IpEndpoint::from(addr)) {
-                Ok(()) => {}
-                Err(udp::SendError::BufferFull) => return Err(Error::WouldBlock),
-                Err(udp::SendError::Unaddressable) => return Err(Error::Unreachable { addr }),
-            }
-            core.update_udp(self.handle);
-            drop(core);
-            self.fd.shared.kick();
-            Ok(buf.len())
+            self.fd.shared.lock().send_to(self.key, buf, addr)
         })
     }
 
     /// Receives one datagram: its length (cut to `buf`'s, as the kernel
     /// does) and its sender.
     pub fn recv_from(&self, buf: &mut [u8]) -> Result<(usize, SocketAddr)> {
-        self.fd.blocking(Want::Read, || {
-            let mut core = self.fd.shared.lock();
-            let socket = core.udp(self.handle)?;
-            let (n, from) = match socket.recv() {
-                Ok((data, meta)) => {
-                    let n = data.len().min(buf.len());
-                    buf[..n].copy_from_slice(&data[..n]);
-                    (n, socket_addr(meta.endpoint))
-                }
-                Err(_) => return Err(Error::WouldBlock),
-            };
-            core.update_udp(self.handle);
-            Ok((n, from))
-        })
+        self.fd
+            .blocking(Want::Read, || self.fd.shared.lock().recv_from(self.key, buf))
     }
 
     /// The bound address, with the port chosen.
@@ -114,7 +89,7 @@ impl UdpSocket {
 
 impl Drop for UdpSocket {
     fn drop(&mut self) {
-        self.fd.shared.lock().release_udp(self.handle);
+        self.fd.shared.lock().release_udp(self.key);
     }
 }
 

@@ -8,6 +8,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd};
 use std::time::Duration;
 
+pub mod raw;
+
 use vpoll_netstack::{Backend, Events, Link, Stack};
 
 pub const A4: &str = "10.9.0.1";
@@ -116,4 +118,32 @@ pub fn connected(
     let (server, peer) = listener.accept().unwrap();
     assert_eq!(peer, client.local_addr().unwrap());
     (a, b, listener, client, server)
+}
+
+/// A stack on one end of a pair (10.9.0.1/24, built by `f`) and a raw
+/// peer on the other.
+pub fn raw_pair(
+    f: impl FnOnce(vpoll_netstack::Builder) -> vpoll_netstack::Builder,
+) -> (Stack, raw::RawPeer) {
+    let (la, lb) = Link::pair().unwrap();
+    let a = f(Stack::builder(la)
+        .address(A4.parse().unwrap(), 24)
+        .backend(backend()))
+    .start()
+    .unwrap();
+    (a, raw::RawPeer::new(lb))
+}
+
+/// Polls `cond` until it holds or `within` passes; says whether it held.
+pub fn eventually(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if cond() {
+            return true;
+        }
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }

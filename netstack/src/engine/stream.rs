@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! TCP connections: what the program does to one (connect, read, write,
+//! shut down, drop) and how a reset, a refusal or a timeout is kept until
+//! the program hears of it. Every method ends in [`Engine::refresh`].
+
+use std::net::{Shutdown, SocketAddr};
+use std::sync::Arc;
+
+use smoltcp::socket::tcp;
+use smoltcp::time::Instant;
+use smoltcp::wire::IpAddress;
+use vpoll::Events;
+
+use super::segment::Tuple;
+use super::{socket_addr, Engine, Key, Role};
+use crate::config::Keepalive;
+use crate::error::{Error, Result};
+use crate::readiness::{self, rx_closed, tx_closed, StreamView};
+use crate::shown::Shown;
+
+/// Why a connection ended abnormally, until the program takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Failure {
+    Refused,
+    Reset,
+    /// A reset after the peer's FIN: Linux's `EPIPE` (`tcp_reset`).
+    ResetAfterFin,
+    /// Keepalive or the user timeout gave up on a silent peer.
+    TimedOut,
+}
+
+impl Failure {
+    pub fn error(self) -> Error {
+        match self {
+            Failure::Refused => Error::ConnectionRefused,
+            Failure::Reset => Error::ConnectionReset,
+            Failure::ResetAfterFin => Error::BrokenPipe,
+            Failure::TimedOut => Error::TimedOut,
+        }
+    }
+}
+
+/// A connection a program holds.
+pub(crate) struct Stream {
+    pub shown: Arc<Shown>,
+    pub failure: Option<Failure>,
+    pub shut_rd: bool,
+    /// The peer's FIN arrived: reads end with 0 from then on, even after a
+    /// reset (Linux checks `SOCK_DONE` before the socket's error).
+    pub fin_seen: bool,
+}
+
+impl Stream {
+    pub fn new(shown: Arc<Shown>) -> Stream {
+        Stream {
+            shown,
+            failure: None,
+            shut_rd: false,
+            fin_seen: false,
+        }
+    }
+
+    /// Notes a change of state: a connection that ends without both FINs
+    /// exchanged was reset or refused (smoltcp keeps no error of its own).
+    pub fn changed(&mut self, last: tcp::State, state: tcp::State) {
+        use tcp::State::*;
+        if state == Closed && self.failure.is_none() {
+            self.failure = match last {
+                SynSent => Some(Failure::Refused),
+                SynReceived | Established | FinWait1 | FinWait2 => Some(Failure::Reset),
+                CloseWait => Some(Failure::ResetAfterFin),
+                _ => None,
+            };
+        }
+        if state != Closed && rx_closed(state) {
+            self.fin_seen = true;
+        }
+    }
+
+    pub fn mask(&self, view: &StreamView) -> Events {
+        readiness::stream(view, self.failure.is_some(), self.shut_rd)
+    }
+}
+
+impl Engine {
+    /// Stream `key` and its smoltcp socket (`None` once that is gone).
+    fn stream(&mut self, key: Key) -> Result<(&mut Stream, Option<&mut tcp::Socket<'static>>)> {
+        self.check_running()?;
+        let Some(sock) = self.socks.get_mut(&key) else {
+            return Err(Error::NotConnected);
+        };
+        let Role::Stream(stream) = &mut sock.role else {
+            return Err(Error::NotConnected);
+        };
+        let socket = sock
+            .handle
+            .map(|h| self.sockets.get_mut::<tcp::Socket>(h));
+        Ok((stream, socket))
+    }
+
+    /// Runs `f` on stream `key`, then shows what it changed.
+    fn with_stream<T>(
+        &mut self,
+        key: Key,
+        f: impl FnOnce(&mut Stream, Option<&mut tcp::Socket<'static>>) -> Result<T>,
+    ) -> Result<T> {
+        let (stream, socket) = self.stream(key)?;
+        let result = f(stream, socket);
+        self.refresh(key);
+        result
+    }
+
+    /// Starts a connection to `remote`; its fd is `shown`.
+    pub fn connect(&mut self, remote: SocketAddr, shown: Arc<Shown>) -> Result<Key> {
+        self.check_running()?;
+        let dst = IpAddress::from(remote.ip());
+        if remote.port() == 0 || remote.ip().is_unspecified() || remote.ip().is_multicast() {
+            return Err(Error::InvalidAddress {
+                addr: remote.to_string(),
+                why: "a connection needs a unicast address and a port",
+            });
+        }
+        if !self.routable(&dst) {
+            return Err(Error::Unreachable { addr: remote });
+        }
+        self.check_room()?;
+        let port = self
+            .ports
+            .tcp_ephemeral()
+            .ok_or(Error::PortsExhausted { addr: remote })?;
+        let mut socket = self.new_tcp();
+        if socket.connect(self.iface.context(), remote, port).is_err() {
+            self.ports.tcp.remove(&port);
+            return Err(Error::Unreachable { addr: remote });
+        }
+        let tuple = match (socket.local_endpoint(), socket.remote_endpoint()) {
+            (Some(local), Some(remote)) => Some(Tuple { local, remote }),
+            _ => None,
+        };
+        let now = Instant::now();
+        let key = self.add(
+            now,
+            Some(smoltcp::socket::Socket::Tcp(socket)),
+            Role::Stream(Stream::new(shown)),
+            tuple,
+        );
+        if let Some(sock) = self.socks.get_mut(&key) {
+            sock.port = Some(port);
+        }
+        self.outbox.kick = true;
+        self.refresh(key);
+        Ok(key)
+    }
+
+    /// Whether the handshake is over: `Ok` when connected, the failure if it
+    /// failed, [`Error::WouldBlock`] while it goes on.
+    pub fn connected(&mut self, key: Key) -> Result<()> {
+        self.with_stream(key, |stream, socket| {
+            match socket.map(|s| s.state()) {
+                Some(tcp::State::SynSent | tcp::State::SynReceived) => Err(Error::WouldBlock),
+                Some(tcp::State::Closed) | None => {
+                    let failure = stream.failure.take();
+                    match failure {
+                        Some(f) => Err(f.error()),
+                        // Connected once, and over since.
+                        None if stream.fin_seen => Ok(()),
+                        None => Err(Error::NotConnected),
+                    }
+                }
+                Some(_) => Ok(()),
+            }
+        })
+    }
+
+    /// Reads what has arrived; `Ok(0)` once the peer closed its side and
+    /// everything was read.
+    pub fn recv(&mut self, key: Key, buf: &mut [u8]) -> Result<usize> {
+        let mut opened = false;
+        let result = self.with_stream(key, |stream, socket| {
+            if buf.is_empty() || stream.shut_rd {
+                return Ok(0);
+            }
+            if let Some(socket) = socket.as_deref() {
+                if socket.can_recv() {
+                    // A window that had shrunk below half grows back: the
+                    // peer must hear of it, which the stack's thread sends.
+                    opened = socket.recv_queue() * 2 >= socket.recv_capacity();
+                }
+            }
+            let state = socket.as_deref().map_or(tcp::State::Closed, tcp::Socket::state);
+            if let Some(socket) = socket.filter(|s| s.can_recv()) {
+                return Ok(socket.recv_slice(buf).unwrap_or(0));
+            }
+            // As Linux: after the peer's FIN, reads end with 0 even if a
+            // reset came later (the error stays for the next write or
+            // take_error).
+            if stream.fin_seen {
+                return Ok(0);
+            }
+            if let Some(failure) = stream.failure.take() {
+                return Err(failure.error());
+            }
+            if rx_closed(state) {
+                return Ok(0);
+            }
+            Err(Error::WouldBlock)
+        });
+        self.outbox.kick |= opened;
+        result
+    }
+
+    /// Queues as much of `buf` as fits for sending.
+    pub fn send(&mut self, key: Key, buf: &[u8]) -> Result<usize> {
+        let result = self.with_stream(key, |stream, socket| {
+            if let Some(failure) = stream.failure.take() {
+                return Err(failure.error());
+            }
+            let Some(socket) = socket else {
+                return Err(Error::BrokenPipe);
+            };
+            let state = socket.state();
+            if matches!(state, tcp::State::SynSent | tcp::State::SynReceived) {
+                return Err(Error::WouldBlock);
+            }
+            if tx_closed(state) {
+                return Err(Error::BrokenPipe);
+            }
+            if !socket.may_send() {
+                return Err(Error::NotConnected);
+            }
+            if buf.is_empty() {
+                return Ok(0);
+            }
+            match socket.send_slice(buf).unwrap_or(0) {
+                0 => Err(Error::WouldBlock),
+                n => Ok(n),
+            }
+        });
+        self.outbox.kick |= result.is_ok();
+        result
+    }
+
+    /// Shuts down one or both directions, as `shutdown(2)`.
+    pub fn shutdown(&mut self, key: Key, how: Shutdown) -> Result<()> {
+        self.with_stream(key, |stream, socket| {
+            let Some(socket) = socket.filter(|s| s.state() != tcp::State::Closed) else {
+                return Err(Error::NotConnected);
+            };
+            if matches!(how, Shutdown::Read | Shutdown::Both) {
+                stream.shut_rd = true;
+            }
+            if matches!(how, Shutdown::Write | Shutdown::Both) {
+                socket.close();
+            }
+            Ok(())
+        })?;
+        self.outbox.kick = true;
+        Ok(())
+    }
+
+    /// The pending error, taken, as `SO_ERROR`: the fd's `ERR` clears.
+    pub fn take_error(&mut self, key: Key) -> Result<Option<Error>> {
+        self.with_stream(key, |stream, _| Ok(stream.failure.take().map(Failure::error)))
+    }
+
+    /// The connection's two ends (local, peer), as it has them.
+    pub fn ends(&mut self, key: Key) -> Result<(Option<SocketAddr>, Option<SocketAddr>)> {
+        self.check_running()?;
+        let sock = self.socks.get(&key).ok_or(Error::NotConnected)?;
+        let ends = sock.tuple.map(|t| (t.local, t.remote)).or_else(|| {
+            let s = self.sockets.get::<tcp::Socket>(sock.handle?);
+            Some((s.local_endpoint()?, s.remote_endpoint()?))
+        });
+        Ok(match ends {
+            Some((l, r)) => (Some(socket_addr(l)), Some(socket_addr(r))),
+            None => (None, None),
+        })
+    }
+
+    /// `SO_KEEPALIVE` and its three numbers (`None`: off).
+    pub fn set_keepalive(&mut self, key: Key, keepalive: Option<Keepalive>) -> Result<()> {
+        self.stream(key)?;
+        if let Some(sock) = self.socks.get_mut(&key) {
+            sock.keepalive = keepalive;
+            sock.probing = false;
+            if let Some(h) = sock.handle {
+                self.sockets.get_mut::<tcp::Socket>(h).set_keep_alive(None);
+            }
+        }
+        self.schedule(Instant::now(), key);
+        self.outbox.kick = true;
+        Ok(())
+    }
+
+    /// `TCP_USER_TIMEOUT` (`None`: off).
+    pub fn set_user_timeout(
+        &mut self,
+        key: Key,
+        timeout: Option<std::time::Duration>,
+    ) -> Result<()> {
+        self.stream(key)?;
+        if let Some(sock) = self.socks.get_mut(&key) {
+            sock.user_timeout = timeout;
+        }
+        self.schedule(Instant::now(), key);
+        self.outbox.kick = true;
+        Ok(())
+    }
+
+    /// The program dropped its stream: close it the way the kernel does
+    /// (reset if it left data unread, FIN otherwise), and let it finish on
+    /// its own as an orphan, within the orphan limit.
+    pub fn release_stream(&mut self, key: Key) {
+        let Some(sock) = self.socks.get_mut(&key) else {
+            return;
+        };
+        let Some(handle) = sock.handle else {
+            return self.forget(key);
+        };
+        let socket = self.sockets.get_mut::<tcp::Socket>(handle);
+        if socket.can_recv() {
+            socket.abort();
+        } else {
+            socket.close();
+        }
+        sock.role = Role::Orphan;
+        self.orphan_count += 1;
+        self.orphans.push_back(key);
+        self.outbox.kick = true;
+        while self.orphan_count > self.config.max_orphans {
+            let Some(oldest) = self.orphans.pop_front() else {
+                break;
+            };
+            if self.abort_orphan(oldest) {
+                self.counters
+                    .orphans_reset
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        self.refresh(key);
+    }
+}
+
+impl StreamView {
+    /// What smoltcp's socket says.
+    pub fn of(socket: &tcp::Socket<'_>) -> StreamView {
+        StreamView {
+            state: socket.state(),
+            can_recv: socket.can_recv(),
+            may_send: socket.may_send(),
+            send_queue: socket.send_queue(),
+            send_capacity: socket.send_capacity(),
+        }
+    }
+}

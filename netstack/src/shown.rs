@@ -34,6 +34,9 @@ pub struct Stats {
     /// smoltcp sockets now: connections (not in TIME-WAIT), handshakes in
     /// progress, UDP sockets. What a packet's cost grows with.
     pub sockets: u64,
+    /// The most smoltcp sockets there ever were at once: the slots smoltcp
+    /// walks for every packet (its set grows only when full).
+    pub socket_slots: u64,
     /// Connections in TIME-WAIT now (kept without buffers).
     pub time_wait: u64,
     /// Connections the program dropped that are still closing, now.
@@ -77,6 +80,7 @@ impl Counters {
             events_not_shown: self.events_not_shown.load(Ordering::Relaxed),
             sockets_settled: self.sockets_settled.load(Ordering::Relaxed),
             sockets: 0,
+            socket_slots: 0,
             time_wait: self.time_wait.load(Ordering::Relaxed),
             orphans: 0,
             syns_dropped: self.syns_dropped.load(Ordering::Relaxed),

@@ -387,12 +387,13 @@ impl Stack {
 
     /// Counters of the stack's work so far, and how many sockets it holds.
     pub fn stats(&self) -> Stats {
-        let (sockets, orphans) = {
+        let ((sockets, slots), orphans) = {
             let engine = self.shared.lock();
             (engine.live_sockets(), engine.orphans())
         };
         Stats {
             sockets: sockets as u64,
+            socket_slots: slots as u64,
             orphans: orphans as u64,
             ..self.shared.counters.stats()
         }

@@ -96,19 +96,23 @@ fn time_wait_holds_no_buffers_and_a_new_syn_from_its_port_is_answered_at_once() 
 }
 
 /// 10,000 SYNs from addresses that never answer: a real client still gets
-/// in (its SYN retried each second, as a kernel client's), the handshakes
-/// are gone once the SYN-ACK timeout passes, and the memory they held with
-/// them.
+/// in (its SYN retried each second, as a kernel client's: the first finds
+/// the SYN queue full of young handshakes, the retry takes the place of the
+/// oldest), the handshakes are gone once the SYN-ACK timeout passes, and
+/// the memory they held with them.
 #[test]
 fn a_syn_flood_neither_starves_a_real_client_nor_leaves_anything_behind() {
     let (stack, mut peer) = raw_pair(|b| b.synack_timeout(Duration::from_secs(2)));
     let listener = TcpListener::bind(&stack, addr(A4, 80)).unwrap();
     let started = Instant::now();
+    // From few addresses: smoltcp's neighbour cache has eight entries and
+    // asks at most once a second, so a flood from many addresses on the
+    // link would delay the stack's answers to everyone by ARP alone.
     for i in 0..10_000u32 {
-        let from = Ipv4Addr::new(10, 9, 0, 10 + (i % 200) as u8);
+        let from = Ipv4Addr::new(10, 9, 0, 10 + (i % 4) as u8);
         let syn = peer.tcp_frame(
             from,
-            1024 + (i / 200) as u16,
+            1024 + (i / 4) as u16,
             STACK,
             80,
             TcpControl::Syn,
@@ -127,7 +131,7 @@ fn a_syn_flood_neither_starves_a_real_client_nor_leaves_anything_behind() {
     let (conn, _) = listener.accept().unwrap();
     let stats = stack.stats();
     eprintln!("flood of 10,000 SYNs sent in {flood:?}; the real client took {took:?}; {stats:?}");
-    assert!(took < 3 * SECOND, "the real client took {took:?}");
+    assert!(took < 2 * SECOND, "the real client took {took:?}");
     assert!(
         stats.sockets <= 128 + 1,
         "the SYN queue is bounded by the backlog: {stats:?}"

@@ -144,7 +144,9 @@ impl Engine {
                 socket
             }
         };
+        // In the set for this one packet (a slot of its own if none is free).
         let handle = self.sockets.add(spare);
+        self.peak = self.peak.max(self.live + 1);
         self.feed(now, len);
         let socket = self.sockets.get::<tcp::Socket>(handle);
         let ends = socket.local_endpoint().zip(socket.remote_endpoint());

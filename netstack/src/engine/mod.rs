@@ -39,7 +39,7 @@ use std::task::{Wake, Waker};
 use smoltcp::iface::{Interface, SocketHandle, SocketSet};
 use smoltcp::socket::tcp;
 use smoltcp::time::{Duration, Instant};
-use smoltcp::wire::{IpAddress, IpCidr, IpEndpoint, TcpSeqNumber};
+use smoltcp::wire::{EthernetAddress, IpAddress, IpCidr, IpEndpoint, TcpSeqNumber};
 use vpoll::Events;
 
 use crate::config::{Config, Keepalive};
@@ -93,6 +93,8 @@ pub(crate) struct Sock {
     /// newest of our bytes it acknowledged: TIME-WAIT's numbers.
     rcv_end: Option<TcpSeqNumber>,
     acked: Option<TcpSeqNumber>,
+    /// The peer's Ethernet address, as its last segment came from.
+    mac: Option<EthernetAddress>,
     keepalive: Option<Keepalive>,
     probing: bool,
     user_timeout: Option<std::time::Duration>,
@@ -158,8 +160,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub(crate) struct Engine {
     pub iface: Interface,
     sockets: SocketSet<'static>,
-    /// smoltcp sockets in `sockets`.
+    /// smoltcp sockets in `sockets`, and the most there ever were: the
+    /// set's slots (it grows only when full), which every packet walks.
     live: usize,
+    peak: usize,
     pub link: Link,
     socks: HashMap<Key, Sock>,
     next_key: Key,
@@ -197,6 +201,7 @@ impl Engine {
             iface,
             sockets: SocketSet::new(Vec::new()),
             live: 0,
+            peak: 0,
             link,
             socks: HashMap::new(),
             next_key: 0,
@@ -308,6 +313,7 @@ impl Engine {
             return true;
         }
         sock.heard = now;
+        sock.mac = Some(seg.mac);
         let newer = |old: Option<TcpSeqNumber>, new: TcpSeqNumber| match old {
             Some(old) if old >= new => Some(old),
             _ => Some(new),
@@ -369,6 +375,7 @@ impl Engine {
         };
         let handle = socket.map(|s| {
             self.live += 1;
+            self.peak = self.peak.max(self.live);
             self.sockets.add(s)
         });
         let waker = Waker::from(Arc::new(SocketWaker {
@@ -391,6 +398,7 @@ impl Engine {
                 heard: now,
                 rcv_end: None,
                 acked: None,
+                mac: None,
                 keepalive: None,
                 probing: false,
                 user_timeout: None,
@@ -601,7 +609,14 @@ impl Engine {
         };
         let port = sock.port.take();
         let orphan = matches!(sock.role, Role::Orphan);
+        let mac = sock.mac;
         self.drop_socket(key);
+        // smoltcp may have delayed its ACK of the peer's FIN, and the socket
+        // that would have sent it is gone: TIME-WAIT sends it (a second ACK,
+        // if smoltcp's went out, changes nothing).
+        if let Some(mac) = mac {
+            self.send_ack(mac, tuple, snd_nxt, rcv_nxt);
+        }
         if orphan {
             self.forget(key);
         } else {
@@ -649,24 +664,19 @@ impl Engine {
         }
         let (snd_nxt, rcv_nxt) = (tw.snd_nxt, tw.rcv_nxt);
         if seg.syn || seg.fin || seg.len > 0 {
-            let from = match self.iface.hardware_addr() {
-                smoltcp::wire::HardwareAddress::Ethernet(mac) => mac,
-                #[allow(unreachable_patterns)]
-                _ => return false,
-            };
-            let n = segment::ack_frame(
-                &mut self.scratch,
-                from,
-                seg.mac,
-                seg.tuple,
-                snd_nxt,
-                rcv_nxt,
-            );
-            if n > 0 {
-                self.link.send_frame(&self.scratch[..n]);
-            }
+            self.send_ack(seg.mac, seg.tuple, snd_nxt, rcv_nxt);
         }
         false
+    }
+
+    /// Sends a bare ACK on `tuple` to the host at `mac`.
+    fn send_ack(&mut self, mac: EthernetAddress, tuple: Tuple, seq: TcpSeqNumber, ack: TcpSeqNumber) {
+        let smoltcp::wire::HardwareAddress::Ethernet(from) = self.iface.hardware_addr();
+        let n = segment::ack_frame(&mut self.scratch, from, mac, tuple, seq, ack);
+        // Only Ethernet is configured.
+        if n > 0 {
+            self.link.send_frame(&self.scratch[..n]);
+        }
     }
 
     fn end_time_wait(&mut self, tuple: Tuple) {
@@ -734,6 +744,15 @@ impl Engine {
         }
         sock.scheduled = Some(due);
         self.timers.push(Reverse((due, key)));
+        // Entries whose socket moved on stay until they are due (a finished
+        // handshake's, 63 s): clear them out before they outnumber the
+        // sockets, so the heap follows the sockets there are, not the ones
+        // there were.
+        if self.timers.len() > 2 * self.socks.len() + 64 {
+            let socks = &self.socks;
+            self.timers
+                .retain(|Reverse((t, k))| socks.get(k).is_some_and(|s| s.scheduled == Some(*t)));
+        }
     }
 
     fn next_timer(&self) -> Option<Instant> {
@@ -876,9 +895,9 @@ impl Engine {
         }
     }
 
-    /// Sockets in smoltcp's set, for [`Stats`](crate::Stats).
-    pub fn live_sockets(&self) -> usize {
-        self.live
+    /// Sockets in smoltcp's set, and its slots, for [`Stats`](crate::Stats).
+    pub fn live_sockets(&self) -> (usize, usize) {
+        (self.live, self.peak)
     }
 
     /// Orphans still closing, for [`Stats`](crate::Stats).

@@ -327,6 +327,13 @@ impl Engine {
         sock.role = Role::Orphan;
         self.orphan_count += 1;
         self.orphans.push_back(key);
+        // Keys that are orphans no more stay until passed over: clear them
+        // out before they outnumber the orphans.
+        if self.orphans.len() > 2 * self.orphan_count + 64 {
+            let socks = &self.socks;
+            self.orphans
+                .retain(|k| socks.get(k).is_some_and(|s| matches!(s.role, Role::Orphan)));
+        }
         self.outbox.kick = true;
         while self.orphan_count > self.config.max_orphans {
             let Some(oldest) = self.orphans.pop_front() else {

@@ -174,6 +174,28 @@ impl RawPeer {
         }
     }
 
+    /// Asks who has `to`, from `from`: as a host does before its first
+    /// packet, which also tells the stack where `from` is.
+    pub fn announce(&mut self, from: Ipv4Addr, to: Ipv4Addr) {
+        let request = ArpRepr::EthernetIpv4 {
+            operation: ArpOperation::Request,
+            source_hardware_addr: PEER_MAC,
+            source_protocol_addr: Ipv4Address::from(from),
+            target_hardware_addr: EthernetAddress([0; 6]),
+            target_protocol_addr: Ipv4Address::from(to),
+        };
+        let mut buf = vec![0; 14 + request.buffer_len()];
+        let mut f = EthernetFrame::new_unchecked(&mut buf[..]);
+        EthernetRepr {
+            src_addr: PEER_MAC,
+            dst_addr: EthernetAddress::BROADCAST,
+            ethertype: EthernetProtocol::Arp,
+        }
+        .emit(&mut f);
+        request.emit(&mut ArpPacket::new_unchecked(f.payload_mut()));
+        self.send(&buf);
+    }
+
     /// A TCP segment from `from:sport` to `to:dport`, as a frame.
     #[allow(clippy::too_many_arguments)]
     pub fn tcp_frame(
@@ -257,6 +279,7 @@ impl RawConn {
         within: Duration,
     ) -> Option<(RawConn, Duration)> {
         let start = Instant::now();
+        peer.announce(from, to);
         while start.elapsed() < within {
             let syn = peer.tcp_frame(from, sport, to, dport, TcpControl::Syn, isn, None, &[]);
             peer.send(&syn);

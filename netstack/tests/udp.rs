@@ -64,3 +64,35 @@ fn ports_and_sizes_are_checked() {
         Err(Error::InvalidAddress { .. })
     ));
 }
+
+/// A datagram larger than the link's MTU allows is `EMSGSIZE`, as a kernel
+/// socket's (the stack does not fragment); one that fits goes.
+#[test]
+fn a_datagram_above_the_mtu_is_refused_with_emsgsize() {
+    let (a, _b) = pair();
+    let socket = UdpSocket::bind(&a, addr(A4, 0)).unwrap();
+    let to = addr(B4, 9);
+    let err = socket.send_to(&[0; 1473], to).unwrap_err();
+    assert!(matches!(err, Error::MessageTooLarge { len: 1473, max: 1472 }), "{err}");
+    assert_eq!(
+        std::io::Error::from(err).kind(),
+        std::io::Error::from_raw_os_error(libc::EMSGSIZE).kind()
+    );
+    assert_eq!(socket.send_to(&[0; 1472], to).unwrap(), 1472);
+    let six = UdpSocket::bind(&a, addr(A6, 0)).unwrap();
+    assert!(six.send_to(&[0; 1453], addr(B6, 9)).is_err());
+    assert_eq!(six.send_to(&[0; 1452], addr(B6, 9)).unwrap(), 1452);
+}
+
+/// A port bound explicitly is never handed out as an ephemeral one.
+#[test]
+fn an_ephemeral_port_never_collides_with_a_bound_one() {
+    let (a, _b) = pair();
+    let first = UdpSocket::bind(&a, addr(A4, 0)).unwrap();
+    let p = first.local_addr().port();
+    let next = if p == 60999 { 32768 } else { p + 1 };
+    let bound = UdpSocket::bind(&a, addr(A4, next)).unwrap();
+    let second = UdpSocket::bind(&a, addr(A4, 0)).unwrap();
+    assert_ne!(second.local_addr().port(), bound.local_addr().port());
+    assert_ne!(second.local_addr().port(), p);
+}

@@ -40,6 +40,37 @@
 //! cannot be shown ([`Stats::events_not_shown`] counts it); the `HUP` that
 //! comes with it can, and [`TcpStream::take_error`] tells the error.
 //!
+//! # A connection's life, as Linux's TCP lives it
+//!
+//! smoltcp does TCP itself; the stack adds what a server facing a network
+//! needs around it (the numbers are [`Builder`] settings, Linux's defaults):
+//!
+//! | Linux | here |
+//! |---|---|
+//! | SYN queue apart from the accept queue, both bounded (`somaxconn` 4096) | yes: [`DEFAULT_BACKLOG`] 4096, SYN queue at most [`Builder::syn_backlog`] (256) |
+//! | a SYN that finds the accept queue full is dropped (the client retries) | yes ([`Stats::syns_dropped`]) |
+//! | SYN cookies when the SYN queue is full | **no**: smoltcp picks its own initial sequence, so a connection cannot start from a cookie. A full SYN queue gives the oldest handshake's place to the new SYN once that handshake is a second old (a flood's never answer), and drops the SYN otherwise: a client gets in on its first retry |
+//! | a handshake is given up after 5 SYN-ACK retries (~63 s) | yes ([`Builder::synack_timeout`]) |
+//! | TIME-WAIT (60 s) as a small object without buffers | yes ([`Builder::time_wait`]; [`Stats::time_wait`]); it answers a retransmitted FIN, a reset ends it |
+//! | a new SYN in TIME-WAIT opens a connection if its sequence is newer (RFC 6191) | yes, by sequence (timestamps are not looked at) |
+//! | FIN-WAIT-2 of a closed socket ends after `tcp_fin_timeout` (60 s) | yes ([`Builder::fin_timeout`]) |
+//! | orphans bounded (`tcp_max_orphans`) | yes ([`Builder::max_orphans`]): beyond it the oldest is reset |
+//! | an orphan whose peer goes silent is given up (`tcp_orphan_retries`) | after [`Builder::fin_timeout`] of silence, with a reset |
+//! | new data for a closed socket gets a reset | yes |
+//! | `SO_KEEPALIVE` with `TCP_KEEPIDLE`/`_KEEPINTVL`/`_KEEPCNT`, `TCP_USER_TIMEOUT` | yes: [`TcpStream::set_keepalive`], [`TcpStream::set_user_timeout`]; the connection fails with [`Error::TimedOut`] and shows `ERR\|HUP` |
+//! | the cost of a packet does not grow with connections ever made | yes: each segment goes to its connection by a hash lookup; smoltcp walks the sockets that exist at once ([`Stats::socket_slots`]) |
+//! | a FIN then a reset read as the end first | yes |
+//! | IP fragmentation | **no**: a UDP datagram larger than the MTU allows is `EMSGSIZE` ([`Error::MessageTooLarge`]) |
+//! | timestamps, SACK, window scaling, congestion control | as smoltcp has them |
+//!
+//! Memory is bounded: each socket with buffers holds
+//! [`Builder::tcp_buffers`] (64 + 64 KiB by default), and there are at most
+//! [`Builder::max_sockets`] (16,384) of them, connections, handshakes and
+//! UDP sockets together; TIME-WAIT holds about a hundred bytes. A connect
+//! or bind beyond the limit fails with [`Error::SocketLimit`] and a SYN
+//! goes unanswered. At the fd limit (`EMFILE`) an accept fails and the
+//! connection stays in the queue; a connect fails and holds no port.
+//!
 //! [smoltcp]: https://docs.rs/smoltcp
 
 #![deny(missing_docs, unsafe_op_in_unsafe_fn, unsafe_code)]

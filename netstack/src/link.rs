@@ -160,9 +160,9 @@ impl Link {
                     self.gone = true;
                     None
                 }
-            // Nothing waiting (EAGAIN), or an error a wire would show as
-            // silence. Frames sent from now on fail and are lost, as on a
-            // wire without its other end; TCP's timers back off.
+                // Nothing waiting (EAGAIN), or an error a wire would show as
+                // silence. Frames sent from now on fail and are lost, as on a
+                // wire without its other end; TCP's timers back off.
                 Err(_) => None,
             };
         }

@@ -176,7 +176,7 @@ impl Builder {
 
     /// At most this many sockets with buffers at once: connections (not
     /// in TIME-WAIT), handshakes in progress and UDP sockets (default
-    /// 65,536). Beyond it a connect or bind fails with
+    /// 16,384: 2 GiB with the default buffers, at worst). Beyond it a connect or bind fails with
     /// [`Error::SocketLimit`] and a SYN goes unanswered.
     pub fn max_sockets(mut self, max: usize) -> Builder {
         self.config.max_sockets = max.max(1);
@@ -184,8 +184,9 @@ impl Builder {
     }
 
     /// Handshakes in progress per listener at most, as Linux's
-    /// `tcp_max_syn_backlog` (default 4096; never more than the listener's
-    /// backlog). Each holds its buffers: this bounds what a SYN flood costs.
+    /// `tcp_max_syn_backlog` (default 256; never more than the listener's
+    /// backlog). Each holds its buffers: this bounds what a SYN flood costs
+    /// (32 MiB with the default buffers).
     pub fn syn_backlog(mut self, max: usize) -> Builder {
         self.config.syn_backlog = max.max(1);
         self
@@ -409,7 +410,11 @@ impl Drop for Stack {
         // As a kernel goes on sending after close(): what programs wrote and
         // their FINs leave before the stack does, for up to LINGER.
         let deadline = std::time::Instant::now() + LINGER;
-        let mut engine = self.shared.engine.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut engine = self
+            .shared
+            .engine
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         while !engine.quiescent() {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             if left.is_zero() {

@@ -17,8 +17,8 @@ use crate::error::{Error, Result};
 use crate::socket::{SocketFd, Want};
 use crate::stack::Stack;
 
-/// The accept queue of [`TcpListener::bind`], Linux's historical `SOMAXCONN`.
-pub const DEFAULT_BACKLOG: usize = 128;
+/// The accept queue of [`TcpListener::bind`]: Linux's default `somaxconn`.
+pub const DEFAULT_BACKLOG: usize = 4096;
 
 /// A TCP listener of a [`Stack`]. Its fd is readable when a connection waits
 /// to be accepted.
@@ -45,17 +45,21 @@ impl TcpListener {
         TcpListener::bind_with_backlog(stack, addr, DEFAULT_BACKLOG)
     }
 
-    /// [`bind`](TcpListener::bind) with room for `backlog` connections that
-    /// are established or in their handshake but not accepted yet. A SYN
-    /// beyond that is answered with a reset (smoltcp cannot leave it
-    /// unanswered for the client to retry, as Linux does).
+    /// [`bind`](TcpListener::bind) with room for `backlog` established
+    /// connections not accepted yet. While that queue is full a SYN goes
+    /// unanswered and the client sends it again, as with Linux. Handshakes
+    /// in progress have a queue of their own, no longer than this one (see
+    /// [`Builder::syn_backlog`](crate::Builder::syn_backlog)).
     pub fn bind_with_backlog(
         stack: &Stack,
         addr: SocketAddr,
         backlog: usize,
     ) -> Result<TcpListener> {
         let shown = stack.shared.new_fd()?;
-        let id = stack.shared.lock().listen(addr, backlog, Arc::clone(&shown))?;
+        let id = stack
+            .shared
+            .lock()
+            .listen(addr, backlog, Arc::clone(&shown))?;
         Ok(TcpListener {
             fd: SocketFd::new(stack.shared.clone(), shown),
             id,

@@ -62,8 +62,9 @@ impl UdpSocket {
     /// Receives one datagram: its length (cut to `buf`'s, as the kernel
     /// does) and its sender.
     pub fn recv_from(&self, buf: &mut [u8]) -> Result<(usize, SocketAddr)> {
-        self.fd
-            .blocking(Want::Read, || self.fd.shared.lock().recv_from(self.key, buf))
+        self.fd.blocking(Want::Read, || {
+            self.fd.shared.lock().recv_from(self.key, buf)
+        })
     }
 
     /// The bound address, with the port chosen.

@@ -10,7 +10,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -39,9 +39,9 @@ fn ping(client: &TcpStream, server: &TcpStream) -> Duration {
     let started = Instant::now();
     let mut buf = [0; 1];
     for _ in 0..2000 {
-        (&*client).write_all(b"p").unwrap();
+        client.write_all(b"p").unwrap();
         (&*server).read_exact(&mut buf).unwrap();
-        (&*server).write_all(b"q").unwrap();
+        server.write_all(b"q").unwrap();
         (&*client).read_exact(&mut buf).unwrap();
     }
     started.elapsed()
@@ -82,8 +82,15 @@ fn churn(server_closes: bool) {
     let (live_server, _) = listener.accept().unwrap();
     ping(&live_client, &live_server);
     open_and_close(&listener, &b, WARM_UP, server_closes);
-    assert!(eventually(Duration::from_secs(10), || a.stats().time_wait + b.stats().time_wait == 0));
-    let fresh = (a.stats(), b.stats(), rss(), ping(&live_client, &live_server));
+    assert!(eventually(Duration::from_secs(10), || a.stats().time_wait
+        + b.stats().time_wait
+        == 0));
+    let fresh = (
+        a.stats(),
+        b.stats(),
+        rss(),
+        ping(&live_client, &live_server),
+    );
 
     let started = Instant::now();
     open_and_close(&listener, &b, CONNECTIONS, server_closes);
@@ -92,8 +99,18 @@ fn churn(server_closes: bool) {
         let (sa, sb) = (a.stats(), b.stats());
         sa.time_wait == 0 && sb.time_wait == 0 && sa.orphans == 0 && sb.orphans == 0
     });
-    assert!(after_tw, "TIME-WAIT and orphans end: {:?} {:?}", a.stats(), b.stats());
-    let (sa, sb, memory, rtt) = (a.stats(), b.stats(), rss(), ping(&live_client, &live_server));
+    assert!(
+        after_tw,
+        "TIME-WAIT and orphans end: {:?} {:?}",
+        a.stats(),
+        b.stats()
+    );
+    let (sa, sb, memory, rtt) = (
+        a.stats(),
+        b.stats(),
+        rss(),
+        ping(&live_client, &live_server),
+    );
     eprintln!(
         "{CONNECTIONS} connections closed by the {} in {took:?}; \
          server slots {} -> {}, client slots {} -> {}; \
@@ -123,8 +140,6 @@ fn churn(server_closes: bool) {
         fresh.2 >> 10,
         memory >> 10
     );
-    // The stacks still serve as before.
-    assert_eq!(ping(&live_client, &live_server) > Duration::ZERO, true);
     drop((a, b));
 }
 

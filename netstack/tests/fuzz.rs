@@ -59,9 +59,17 @@ fn a_million_mutated_frames_leave_the_stack_serving() {
     let listener = TcpListener::bind(&stack, addr(A4, 80)).unwrap();
     let udp = UdpSocket::bind(&stack, addr(A4, 53)).unwrap();
     udp.set_nonblocking(true);
-    let (conn, _) =
-        RawConn::open(&mut peer, PEER, 40000, STACK, 80, 1, Duration::from_secs(1), Duration::from_secs(5))
-            .expect("a connection to fuzz");
+    let (conn, _) = RawConn::open(
+        &mut peer,
+        PEER,
+        40000,
+        STACK,
+        80,
+        1,
+        Duration::from_secs(1),
+        Duration::from_secs(5),
+    )
+    .expect("a connection to fuzz");
     let (server, _) = listener.accept().unwrap();
     server.set_nonblocking(true);
 
@@ -69,9 +77,36 @@ fn a_million_mutated_frames_leave_the_stack_serving() {
     // data, ACK, FIN and RST, a UDP datagram, an ARP request.
     let mut templates = vec![
         peer.tcp_frame(PEER, 41000, STACK, 80, TcpControl::Syn, 77, None, &[]),
-        peer.tcp_frame(PEER, 40000, STACK, 80, TcpControl::Psh, conn.snd, Some(conn.rcv), b"data!"),
-        peer.tcp_frame(PEER, 40000, STACK, 80, TcpControl::None, conn.snd, Some(conn.rcv), &[]),
-        peer.tcp_frame(PEER, 40000, STACK, 80, TcpControl::Fin, conn.snd, Some(conn.rcv), &[]),
+        peer.tcp_frame(
+            PEER,
+            40000,
+            STACK,
+            80,
+            TcpControl::Psh,
+            conn.snd,
+            Some(conn.rcv),
+            b"data!",
+        ),
+        peer.tcp_frame(
+            PEER,
+            40000,
+            STACK,
+            80,
+            TcpControl::None,
+            conn.snd,
+            Some(conn.rcv),
+            &[],
+        ),
+        peer.tcp_frame(
+            PEER,
+            40000,
+            STACK,
+            80,
+            TcpControl::Fin,
+            conn.snd,
+            Some(conn.rcv),
+            &[],
+        ),
         peer.tcp_frame(PEER, 40000, STACK, 80, TcpControl::Rst, conn.snd, None, &[]),
     ];
     let mut udp_frame = templates[2].clone();
@@ -93,7 +128,7 @@ fn a_million_mutated_frames_leave_the_stack_serving() {
         if i % 256 == 0 {
             peer.drain();
             // What the mutations delivered is read, as a program would.
-            let _ = (&server).read(&mut [0; 512]);
+            let _ = server.read(&mut [0; 512]);
             let _ = udp.recv_from(&mut [0; 512]);
         }
     }
@@ -120,7 +155,9 @@ fn a_million_mutated_frames_leave_the_stack_serving() {
     };
     fresh.send(&mut peer, TcpControl::Psh, b"alive");
     let mut buf = [0; 5];
-    accepted.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    accepted
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     (&accepted).read_exact(&mut buf).unwrap();
     assert_eq!(&buf, b"alive");
     // Nothing the fuzzing opened is held once its timers pass (the peer

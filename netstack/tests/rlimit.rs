@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Read;
 
 use common::*;
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
@@ -16,9 +16,11 @@ use vpoll_netstack::{TcpListener, TcpStream};
 fn at_the_fd_limit_accept_and_connect_fail_and_lose_nothing() {
     let (a, b) = pair();
     let listener = TcpListener::bind(&a, addr(A4, 90)).unwrap();
-    let mut client = TcpStream::connect(&b, addr(A4, 90)).unwrap();
-    assert!(eventually(std::time::Duration::from_secs(5), || revents(&listener)
-        .contains(vpoll_netstack::Events::IN)));
+    let client = TcpStream::connect(&b, addr(A4, 90)).unwrap();
+    assert!(eventually(std::time::Duration::from_secs(5), || revents(
+        &listener
+    )
+    .contains(vpoll_netstack::Events::IN)));
 
     let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
     // Every fd number up to the limit taken: no new fd can be had.

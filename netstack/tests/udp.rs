@@ -73,7 +73,16 @@ fn a_datagram_above_the_mtu_is_refused_with_emsgsize() {
     let socket = UdpSocket::bind(&a, addr(A4, 0)).unwrap();
     let to = addr(B4, 9);
     let err = socket.send_to(&[0; 1473], to).unwrap_err();
-    assert!(matches!(err, Error::MessageTooLarge { len: 1473, max: 1472 }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::MessageTooLarge {
+                len: 1473,
+                max: 1472
+            }
+        ),
+        "{err}"
+    );
     assert_eq!(
         std::io::Error::from(err).kind(),
         std::io::Error::from_raw_os_error(libc::EMSGSIZE).kind()

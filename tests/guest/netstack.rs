@@ -469,3 +469,111 @@ fn udp_crosses_to_the_kernel_and_back() {
         );
     }
 }
+
+/// A kernel client bound to `port` (`SO_REUSEADDR`, as a client that keeps
+/// its port does) and connected to `to`.
+fn kernel_connect_from(port: u16, to: SocketAddr) -> std::net::TcpStream {
+    use nix::sys::socket::{bind, connect, setsockopt, socket, sockopt};
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, SockaddrIn};
+    let SocketAddr::V4(to) = to else {
+        panic!("IPv4 only")
+    };
+    let fd = socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .unwrap();
+    setsockopt(&fd, sockopt::ReuseAddr, &true).unwrap();
+    bind(fd.as_raw_fd(), &SockaddrIn::new(10, 7, 0, 1, port)).unwrap();
+    connect(fd.as_raw_fd(), &SockaddrIn::from(to)).unwrap();
+    std::net::TcpStream::from(fd)
+}
+
+/// The stack closes first, so its side ends in TIME-WAIT; the kernel
+/// client connects again at once from the same port, as `ab` and friends
+/// do. Linux answers such a SYN (RFC 6191); so must the stack, and not
+/// after TIME-WAIT ends (it used to drop it for smoltcp's 10 s).
+#[test]
+fn a_kernel_client_reconnecting_from_a_port_in_time_wait_is_answered_at_once() {
+    for backend in backends() {
+        let stack = stack(backend);
+        let listener = TcpListener::bind(&stack, addr(STACK4, 5010)).unwrap();
+        for round in 0..3 {
+            let started = std::time::Instant::now();
+            let mut client = kernel_connect_from(41000, addr(STACK4, 5010));
+            let took = started.elapsed();
+            let (server, peer) = listener.accept().unwrap();
+            assert_backend(&server, backend);
+            assert_eq!(peer, addr(KERNEL4, 41000));
+            server.write_all(b"bye").unwrap();
+            drop(server);
+            let mut got = Vec::new();
+            client.read_to_end(&mut got).unwrap();
+            assert_eq!(got, b"bye");
+            drop(client);
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while stack.stats().time_wait == 0 && std::time::Instant::now() < deadline {
+                thread::sleep(Duration::from_millis(10));
+            }
+            let stats = stack.stats();
+            assert_eq!(stats.time_wait, 1, "{backend}: {stats:?}");
+            assert_eq!(stats.sockets, 0, "{backend}: TIME-WAIT holds no socket");
+            eprintln!("{backend}: connection {round} from port 41000 set up in {took:.1?}");
+            assert!(
+                round == 0 || took < Duration::from_secs(1),
+                "{backend}: the SYN in TIME-WAIT was not answered at once ({took:?})"
+            );
+        }
+    }
+}
+
+/// Kernel clients by the hundred, closed by either side, one after the
+/// other: the stack's sockets and slots are afterwards what they were
+/// before (TIME-WAIT kept without buffers), whatever the count.
+#[test]
+fn kernel_connections_closed_by_either_side_leave_the_stack_as_it_was() {
+    let n = if kernel::is_debug() { 100 } else { 500 };
+    for backend in backends() {
+        let stack = stack(backend);
+        let listener = TcpListener::bind(&stack, addr(STACK4, 5011)).unwrap();
+        let start = std::time::Instant::now();
+        for i in 0..2 * n {
+            let server_closes = i % 2 == 0;
+            let mut client = std::net::TcpStream::connect(addr(STACK4, 5011)).unwrap();
+            let (server, _) = listener.accept().unwrap();
+            if server_closes {
+                drop(server);
+                assert_eq!(client.read(&mut [0; 1]).unwrap(), 0);
+                drop(client);
+            } else {
+                drop(client);
+                assert_eq!(server.read(&mut [0; 1]).unwrap(), 0);
+                drop(server);
+            }
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while stack.stats().sockets > 0 && std::time::Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(10));
+        }
+        let stats = stack.stats();
+        eprintln!(
+            "{backend}: {} connections in {:.1?}; {stats:?}",
+            2 * n,
+            start.elapsed()
+        );
+        assert_eq!(stats.sockets, 0, "{backend}: {stats:?}");
+        assert!(stats.socket_slots <= 4, "{backend}: {stats:?}");
+        // Each server-closed one is in TIME-WAIT (60 s), unless the run was
+        // slow enough for the first to have ended already.
+        if start.elapsed() < Duration::from_secs(50) {
+            assert_eq!(
+                stats.time_wait, n as u64,
+                "{backend}: the server-closed ones"
+            );
+        } else {
+            assert!(stats.time_wait <= n as u64, "{backend}: {stats:?}");
+        }
+    }
+}

@@ -265,7 +265,9 @@ impl Engine {
         };
         let mut stream = Stream::new(Arc::clone(&shown));
         // Reset while it waited: the program hears of it first.
-        let state = sock.handle.map(|h| self.sockets.get::<tcp::Socket>(h).state());
+        let state = sock
+            .handle
+            .map(|h| self.sockets.get::<tcp::Socket>(h).state());
         if matches!(state, Some(tcp::State::Closed) | None) {
             stream.failure = Some(super::Failure::Reset);
         } else if let Some(s) = state {

@@ -65,7 +65,10 @@ pub(crate) enum Role {
     /// A connection a program holds.
     Stream(Stream),
     /// A listener's connection, in its handshake or waiting to be accepted.
-    Embryo { listener: usize, queued: bool },
+    Embryo {
+        listener: usize,
+        queued: bool,
+    },
     /// A connection the program dropped, closing on its own.
     Orphan,
     /// One the stack reset (an orphan past a limit or sent new data): gone
@@ -298,9 +301,9 @@ impl Engine {
 
     /// Hands the frame the link read to smoltcp.
     fn feed(&mut self, now: Instant, len: usize) {
-        let _ = self
-            .iface
-            .poll_ingress_single(now, &mut self.link.one_frame(len), &mut self.sockets);
+        let _ =
+            self.iface
+                .poll_ingress_single(now, &mut self.link.one_frame(len), &mut self.sockets);
     }
 
     /// Notes a segment of connection `key`; says whether smoltcp should
@@ -418,7 +421,9 @@ impl Engine {
         if self.room() {
             Ok(())
         } else {
-            self.counters.socket_limit_hits.fetch_add(1, Ordering::Relaxed);
+            self.counters
+                .socket_limit_hits
+                .fetch_add(1, Ordering::Relaxed);
             Err(Error::SocketLimit {
                 max: self.config.max_sockets,
             })
@@ -523,9 +528,11 @@ impl Engine {
         };
         let (shown, mask) = match &sock.role {
             Role::Stream(stream) => {
-                let view = sock.handle.map_or(crate::readiness::StreamView::CLOSED, |h| {
-                    crate::readiness::StreamView::of(self.sockets.get::<tcp::Socket>(h))
-                });
+                let view = sock
+                    .handle
+                    .map_or(crate::readiness::StreamView::CLOSED, |h| {
+                        crate::readiness::StreamView::of(self.sockets.get::<tcp::Socket>(h))
+                    });
                 (&stream.shown, stream.mask(&view))
             }
             Role::Udp(shown) => {
@@ -567,7 +574,9 @@ impl Engine {
                     let id = *listener;
                     if state != tcp::State::Closed {
                         *queued = true;
-                        self.listeners.get_mut(&id).map(|l| l.established(key));
+                        if let Some(l) = self.listeners.get_mut(&id) {
+                            l.established(key);
+                        }
                         self.refresh_listener(id);
                     }
                 }
@@ -670,7 +679,13 @@ impl Engine {
     }
 
     /// Sends a bare ACK on `tuple` to the host at `mac`.
-    fn send_ack(&mut self, mac: EthernetAddress, tuple: Tuple, seq: TcpSeqNumber, ack: TcpSeqNumber) {
+    fn send_ack(
+        &mut self,
+        mac: EthernetAddress,
+        tuple: Tuple,
+        seq: TcpSeqNumber,
+        ack: TcpSeqNumber,
+    ) {
         let smoltcp::wire::HardwareAddress::Ethernet(from) = self.iface.hardware_addr();
         let n = segment::ack_frame(&mut self.scratch, from, mac, tuple, seq, ack);
         // Only Ethernet is configured.
@@ -706,7 +721,9 @@ impl Engine {
         let mut due: Option<Instant> = None;
         let mut at = |t: Instant| due = Some(due.map_or(t, |d| d.min(t)));
         match (&sock.role, state) {
-            (Role::Embryo { queued: false, .. }, SynReceived) => at(after(sock.since, c.synack_timeout)),
+            (Role::Embryo { queued: false, .. }, SynReceived) => {
+                at(after(sock.since, c.synack_timeout))
+            }
             (Role::Orphan, FinWait2) => at(after(sock.since, c.fin_timeout)),
             (Role::Orphan, FinWait1 | Closing | LastAck) => at(after(sock.heard, c.fin_timeout)),
             _ => {}
@@ -844,10 +861,9 @@ impl Engine {
                 } else if let Some(ka) = sock.keepalive {
                     // Idle long enough: probe until the peer answers.
                     sock.probing = silent >= ka.idle;
-                    socket.set_keep_alive(
-                        sock.probing
-                            .then(|| Duration::from(ka.interval.max(std::time::Duration::from_millis(1)))),
-                    );
+                    socket.set_keep_alive(sock.probing.then(|| {
+                        Duration::from(ka.interval.max(std::time::Duration::from_millis(1)))
+                    }));
                 }
             }
             (Role::Udp(_), _) => {}

@@ -46,8 +46,7 @@ impl Segment {
         let (src, dst, payload) = match eth.ethertype() {
             EthernetProtocol::Ipv4 => {
                 let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
-                if ip.next_header() != IpProtocol::Tcp || ip.more_frags() || ip.frag_offset() != 0
-                {
+                if ip.next_header() != IpProtocol::Tcp || ip.more_frags() || ip.frag_offset() != 0 {
                     return None;
                 }
                 let src = IpAddress::Ipv4(ip.src_addr());
@@ -163,12 +162,7 @@ pub(crate) fn ack_frame(
         _ => return 0,
     };
     let mut packet = TcpPacket::new_unchecked(ip_payload);
-    tcp.emit(
-        &mut packet,
-        &tuple.local.addr,
-        &tuple.remote.addr,
-        &caps,
-    );
+    tcp.emit(&mut packet, &tuple.local.addr, &tuple.remote.addr, &caps);
     len
 }
 

@@ -93,9 +93,7 @@ impl Engine {
         let Role::Stream(stream) = &mut sock.role else {
             return Err(Error::NotConnected);
         };
-        let socket = sock
-            .handle
-            .map(|h| self.sockets.get_mut::<tcp::Socket>(h));
+        let socket = sock.handle.map(|h| self.sockets.get_mut::<tcp::Socket>(h));
         Ok((stream, socket))
     }
 
@@ -188,7 +186,9 @@ impl Engine {
                     opened = socket.recv_queue() * 2 >= socket.recv_capacity();
                 }
             }
-            let state = socket.as_deref().map_or(tcp::State::Closed, tcp::Socket::state);
+            let state = socket
+                .as_deref()
+                .map_or(tcp::State::Closed, tcp::Socket::state);
             if let Some(socket) = socket.filter(|s| s.can_recv()) {
                 return Ok(socket.recv_slice(buf).unwrap_or(0));
             }
@@ -261,7 +261,9 @@ impl Engine {
 
     /// The pending error, taken, as `SO_ERROR`: the fd's `ERR` clears.
     pub fn take_error(&mut self, key: Key) -> Result<Option<Error>> {
-        self.with_stream(key, |stream, _| Ok(stream.failure.take().map(Failure::error)))
+        self.with_stream(key, |stream, _| {
+            Ok(stream.failure.take().map(Failure::error))
+        })
     }
 
     /// The connection's two ends (local, peer), as it has them.

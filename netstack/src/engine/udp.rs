@@ -51,7 +51,12 @@ impl Engine {
                 why: "smoltcp refused the binding",
             });
         }
-        let key = self.add(Instant::now(), Some(smoltcp::socket::Socket::Udp(socket)), Role::Udp(shown), None);
+        let key = self.add(
+            Instant::now(),
+            Some(smoltcp::socket::Socket::Udp(socket)),
+            Role::Udp(shown),
+            None,
+        );
         if let Some(sock) = self.socks.get_mut(&key) {
             sock.port = Some(port);
         }
@@ -72,7 +77,11 @@ impl Engine {
     /// Queues `buf` as one datagram to `to`. The link does not fragment: a
     /// datagram larger than its MTU allows is refused (`EMSGSIZE`).
     pub fn send_to(&mut self, key: Key, buf: &[u8], to: SocketAddr) -> Result<usize> {
-        let overhead = if to.is_ipv4() { V4_OVERHEAD } else { V6_OVERHEAD };
+        let overhead = if to.is_ipv4() {
+            V4_OVERHEAD
+        } else {
+            V6_OVERHEAD
+        };
         let max = self.link.mtu().saturating_sub(overhead);
         let socket = self.udp(key)?;
         if buf.len() > max || buf.len() > socket.payload_send_capacity() {

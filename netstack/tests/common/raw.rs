@@ -14,8 +14,8 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::wire::{
     ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol,
-    EthernetRepr, IpAddress, IpProtocol, Ipv4Address, Ipv4Packet, Ipv4Repr, TcpControl, TcpPacket,
-    TcpRepr, TcpSeqNumber,
+    EthernetRepr, IpAddress, IpProtocol, Ipv4Packet, Ipv4Repr, TcpControl, TcpPacket, TcpRepr,
+    TcpSeqNumber,
 };
 use vpoll_netstack::Link;
 
@@ -180,9 +180,9 @@ impl RawPeer {
         let request = ArpRepr::EthernetIpv4 {
             operation: ArpOperation::Request,
             source_hardware_addr: PEER_MAC,
-            source_protocol_addr: Ipv4Address::from(from),
+            source_protocol_addr: from,
             target_hardware_addr: EthernetAddress([0; 6]),
-            target_protocol_addr: Ipv4Address::from(to),
+            target_protocol_addr: to,
         };
         let mut buf = vec![0; 14 + request.buffer_len()];
         let mut f = EthernetFrame::new_unchecked(&mut buf[..]);
@@ -224,8 +224,8 @@ impl RawPeer {
             payload,
         };
         let ip = Ipv4Repr {
-            src_addr: Ipv4Address::from(from),
-            dst_addr: Ipv4Address::from(to),
+            src_addr: from,
+            dst_addr: to,
             next_header: IpProtocol::Tcp,
             payload_len: tcp.buffer_len(),
             hop_limit: 64,
@@ -242,12 +242,7 @@ impl RawPeer {
         let mut p = Ipv4Packet::new_unchecked(f.payload_mut());
         ip.emit(&mut p, &caps);
         let mut t = TcpPacket::new_unchecked(p.payload_mut());
-        tcp.emit(
-            &mut t,
-            &IpAddress::Ipv4(Ipv4Address::from(from)),
-            &IpAddress::Ipv4(Ipv4Address::from(to)),
-            &caps,
-        );
+        tcp.emit(&mut t, &IpAddress::Ipv4(from), &IpAddress::Ipv4(to), &caps);
         buf
     }
 }
@@ -265,6 +260,7 @@ pub struct RawConn {
 }
 
 impl RawConn {
+    #[allow(clippy::too_many_arguments)]
     /// Sends a SYN from `from:sport` with sequence `isn` (and again every
     /// `retry` until answered, for up to `within`); completes the handshake.
     /// Returns the connection and how long it took.

@@ -5,6 +5,7 @@
 //! benchmark therefore yields a [`Ratio`], printed as one line for the host
 //! to collect (`vpoll-bench-report` turns them into a table and a plot).
 
+pub mod churn;
 pub mod fd;
 pub mod measure;
 pub mod netstack;

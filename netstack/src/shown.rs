@@ -34,9 +34,12 @@ pub struct Stats {
     /// smoltcp sockets now: connections (not in TIME-WAIT), handshakes in
     /// progress, UDP sockets. What a packet's cost grows with.
     pub sockets: u64,
-    /// The most smoltcp sockets there ever were at once: the slots smoltcp
-    /// walks for every packet (its set grows only when full).
+    /// The slots smoltcp walks for every packet: the most sockets there
+    /// were at once since the set was last made to fit (when fewer than
+    /// half are in use).
     pub socket_slots: u64,
+    /// Times the socket set was made to fit its sockets again.
+    pub compactions: u64,
     /// Connections in TIME-WAIT now (kept without buffers).
     pub time_wait: u64,
     /// Connections the program dropped that are still closing, now.
@@ -64,6 +67,7 @@ pub(crate) struct Counters {
     events_not_shown: AtomicU64,
     pub sockets_settled: AtomicU64,
     pub time_wait: AtomicU64,
+    pub compactions: AtomicU64,
     pub syns_dropped: AtomicU64,
     pub handshakes_dropped: AtomicU64,
     pub orphans_reset: AtomicU64,
@@ -81,6 +85,7 @@ impl Counters {
             sockets_settled: self.sockets_settled.load(Ordering::Relaxed),
             sockets: 0,
             socket_slots: 0,
+            compactions: self.compactions.load(Ordering::Relaxed),
             time_wait: self.time_wait.load(Ordering::Relaxed),
             orphans: 0,
             syns_dropped: self.syns_dropped.load(Ordering::Relaxed),

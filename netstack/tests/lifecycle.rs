@@ -315,3 +315,34 @@ fn the_user_timeout_ends_a_connection_whose_data_goes_unacknowledged() {
     assert!(started.elapsed() < 3 * SECOND);
     assert!(matches!(server.take_error(), Ok(Some(Error::TimedOut))));
 }
+
+/// After a burst, the socket set is made to fit again: smoltcp walks every
+/// slot for every packet, so the cost would otherwise stay at the burst's.
+#[test]
+fn after_a_burst_the_socket_set_shrinks_back() {
+    const N: usize = 500;
+    let (a, b) = pair_with(|s| s.tcp_buffers(4 << 10, 4 << 10));
+    let listener = TcpListener::bind_with_backlog(&a, addr(A4, 85), N).unwrap();
+    let clients: Vec<TcpStream> = (0..N)
+        .map(|_| TcpStream::connect(&b, addr(A4, 85)).unwrap())
+        .collect();
+    let servers: Vec<TcpStream> = (0..N).map(|_| listener.accept().unwrap().0).collect();
+    assert!(a.stats().socket_slots >= N as u64);
+    drop(clients);
+    drop(servers);
+    assert!(
+        eventually(10 * SECOND, || {
+            let s = a.stats();
+            s.sockets == 0 && s.socket_slots < 64
+        }),
+        "{:?}",
+        a.stats()
+    );
+    assert!(a.stats().compactions >= 1);
+    // And it still serves.
+    let c = TcpStream::connect(&b, addr(A4, 85)).unwrap();
+    let (s, _) = listener.accept().unwrap();
+    c.write_all(b"k").unwrap();
+    let mut buf = [0; 1];
+    std::io::Read::read_exact(&mut &s, &mut buf).unwrap();
+}

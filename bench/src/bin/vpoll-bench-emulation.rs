@@ -360,6 +360,35 @@ fn main() {
         &mut floor_ratio,
         &mode,
     );
+    n3(runs, &mode);
+}
+
+/// N3, churn (`vpoll_bench::churn`): a live connection's requests per
+/// second after 100,000 connections accepted and closed, against a fresh
+/// stack's; and what an idle connection and a TIME-WAIT one hold.
+fn n3(runs: usize, mode: &str) {
+    let c = vpoll_bench::churn::churn(100_000, 20_000, runs);
+    let rows = [
+        Ratio::of(
+            "N3",
+            "churn: requests/s (64 bytes) on a live connection after 100,000 connections accepted and closed vs on a fresh stack",
+            Subject::new("after the churn", c.after, "req/s"),
+            Subject::new("fresh", c.fresh, "req/s"),
+            Some(Target::AtLeast(0.9)),
+            mode,
+        ),
+        Ratio::of(
+            "N3",
+            "heap held by a connection in TIME-WAIT vs by an idle established one (64 + 64 KiB buffers)",
+            Subject::new("TIME-WAIT", c.time_wait, "bytes"),
+            Subject::new("idle established", c.established, "bytes"),
+            None,
+            mode,
+        ),
+    ];
+    for row in rows {
+        println!("{}", row.line());
+    }
 }
 
 /// Prints one P6 row: the subjects' medians, and the median of the

@@ -163,8 +163,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub(crate) struct Engine {
     pub iface: Interface,
     sockets: SocketSet<'static>,
-    /// smoltcp sockets in `sockets`, and the most there ever were: the
-    /// set's slots (it grows only when full), which every packet walks.
+    /// smoltcp sockets in `sockets`, and the most there were since the set
+    /// was last compacted: its slots (it grows only when full), which every
+    /// packet walks.
     live: usize,
     peak: usize,
     pub link: Link,
@@ -253,6 +254,7 @@ impl Engine {
         // finds the stack letting go of the lock, not in the middle of its
         // work.
         self.settle(now);
+        self.compact();
         // This thread sends what the round queued: no need to wake it.
         self.outbox.kick = false;
         if more {
@@ -410,6 +412,24 @@ impl Engine {
         );
         self.rearm(key);
         key
+    }
+
+    /// Moves the sockets into a set of their own size once most of the
+    /// slots are empty: smoltcp's set never shrinks, and every packet walks
+    /// all its slots, so after a burst the cost would stay at the burst's.
+    fn compact(&mut self) {
+        if self.peak <= 2 * self.live + 64 {
+            return;
+        }
+        let mut set = SocketSet::new(Vec::with_capacity(self.live));
+        for sock in self.socks.values_mut() {
+            if let Some(handle) = sock.handle {
+                sock.handle = Some(set.add(self.sockets.remove(handle)));
+            }
+        }
+        self.sockets = set;
+        self.peak = self.live;
+        self.counters.compactions.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Whether the stack may add another smoltcp socket.

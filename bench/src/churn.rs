@@ -6,7 +6,7 @@
 //! were accepted and closed by their clients; and the heap one idle
 //! established connection holds, against one in TIME-WAIT.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::time::Instant;
 
 use vpoll_netstack::{Link, Stack, TcpListener, TcpStream};
@@ -33,13 +33,14 @@ fn heap() -> f64 {
 }
 
 fn requests_per_second(client: &TcpStream, server: &TcpStream, rounds: usize) -> f64 {
+    let (mut c, mut s) = (client, server);
     let (mut req, mut resp) = ([1u8; 64], [0u8; 64]);
     let started = Instant::now();
     for _ in 0..rounds {
-        (&*client).write_all(&req).expect("request");
-        (&*server).read_exact(&mut resp).expect("request in");
-        (&*server).write_all(&resp).expect("response");
-        (&*client).read_exact(&mut req).expect("response in");
+        c.write_all(&req).expect("request");
+        s.read_exact(&mut resp).expect("request in");
+        s.write_all(&resp).expect("response");
+        c.read_exact(&mut req).expect("response in");
     }
     rounds as f64 / started.elapsed().as_secs_f64()
 }

@@ -6,7 +6,7 @@
 //! were accepted and closed by their clients; and the heap one idle
 //! established connection holds, against one in TIME-WAIT.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::time::Instant;
 
 use vpoll_netstack::{Link, Stack, TcpListener, TcpStream};

@@ -42,6 +42,9 @@ pub struct Stats {
     pub compactions: u64,
     /// Connections in TIME-WAIT now (kept without buffers).
     pub time_wait: u64,
+    /// TIME-WAITs that gave way to a new connection from the same port
+    /// (a SYN with a newer sequence, RFC 6191).
+    pub time_wait_reused: u64,
     /// Connections the program dropped that are still closing, now.
     pub orphans: u64,
     /// SYNs dropped unanswered: the accept queue was full, or the socket
@@ -67,6 +70,7 @@ pub(crate) struct Counters {
     events_not_shown: AtomicU64,
     pub sockets_settled: AtomicU64,
     pub time_wait: AtomicU64,
+    pub time_wait_reused: AtomicU64,
     pub compactions: AtomicU64,
     pub syns_dropped: AtomicU64,
     pub handshakes_dropped: AtomicU64,
@@ -87,6 +91,7 @@ impl Counters {
             socket_slots: 0,
             compactions: self.compactions.load(Ordering::Relaxed),
             time_wait: self.time_wait.load(Ordering::Relaxed),
+            time_wait_reused: self.time_wait_reused.load(Ordering::Relaxed),
             orphans: 0,
             syns_dropped: self.syns_dropped.load(Ordering::Relaxed),
             handshakes_dropped: self.handshakes_dropped.load(Ordering::Relaxed),

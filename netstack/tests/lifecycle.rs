@@ -96,6 +96,7 @@ fn time_wait_holds_no_buffers_and_a_new_syn_from_its_port_is_answered_at_once() 
     std::io::Read::read_exact(&mut &second, &mut buf).unwrap();
     assert_eq!(&buf, b"hi");
     assert_eq!(stack.stats().time_wait, 0);
+    assert_eq!(stack.stats().time_wait_reused, 1);
 }
 
 /// 10,000 SYNs from addresses that never answer: a real client still gets

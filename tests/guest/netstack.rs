@@ -565,15 +565,14 @@ fn kernel_connections_closed_by_either_side_leave_the_stack_as_it_was() {
         );
         assert_eq!(stats.sockets, 0, "{backend}: {stats:?}");
         assert!(stats.socket_slots <= 4, "{backend}: {stats:?}");
-        // Each server-closed one is in TIME-WAIT (60 s), unless the run was
-        // slow enough for the first to have ended already.
+        // Each server-closed one went to TIME-WAIT (60 s), where it stays
+        // unless the kernel's next connection came from its port and took
+        // its place (or the run was slow enough for the first to end).
+        let (held, reused) = (stats.time_wait, stats.time_wait_reused);
         if start.elapsed() < Duration::from_secs(50) {
-            assert_eq!(
-                stats.time_wait, n as u64,
-                "{backend}: the server-closed ones"
-            );
+            assert_eq!(held + reused, n as u64, "{backend}: the server-closed ones");
         } else {
-            assert!(stats.time_wait <= n as u64, "{backend}: {stats:?}");
+            assert!(held + reused <= n as u64, "{backend}: {stats:?}");
         }
     }
 }

@@ -290,6 +290,9 @@ impl Engine {
                 }
                 // A new connection takes the place of the old one.
                 self.end_time_wait(seg.tuple);
+                self.counters
+                    .time_wait_reused
+                    .fetch_add(1, Ordering::Relaxed);
             }
             None => {}
         }

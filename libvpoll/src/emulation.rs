@@ -42,6 +42,7 @@ use crate::error::{Error, Result};
 use crate::events::Events;
 use crate::op::Op;
 use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg, FdFlag};
 use nix::sys::socket::{
     recv, send, setsockopt, shutdown, socketpair, sockopt, AddressFamily, MsgFlags, Shutdown,
     SockFlag, SockType,
@@ -118,7 +119,12 @@ impl Emulation {
     /// A socket pair showing `events`.
     pub(crate) fn create(events: Events, cloexec: bool) -> Result<Emulation> {
         let (app, ctl) =
-            pair_with(cloexec).map_err(|e| crate::error::create_error(BACKEND, "socketpair", e))?;
+            pair().map_err(|e| crate::error::create_error(BACKEND, "socketpair", e))?;
+        // Only the program's end may be inherited: a child holding the
+        // control end could raise events on the parent's fd.
+        if !cloexec {
+            fcntl(&app, FcntlArg::F_SETFD(FdFlag::empty())).map_err(io_error("fcntl(F_SETFD)"))?;
+        }
         // The smallest send buffer, so that filling app's send path (to clear OUT) takes few bytes.
         setsockopt(&app, sockopt::SndBuf, &1).map_err(io_error("setsockopt(SO_SNDBUF)"))?;
         // What SET would refuse, refused before any work.
@@ -414,16 +420,13 @@ fn reconcile(requested: Events, shown: Events) -> Events {
     (requested & shown) | (shown - closure(requested))
 }
 
-fn pair_with(cloexec: bool) -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut flags = SockFlag::SOCK_NONBLOCK;
-    if cloexec {
-        flags |= SockFlag::SOCK_CLOEXEC;
-    }
+/// A non-blocking, close-on-exec socket pair.
+fn pair() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(socketpair(
         AddressFamily::Unix,
         SockType::Stream,
         None,
-        flags,
+        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
     )?)
 }
 

@@ -19,36 +19,13 @@ use vpoll_netstack::{TcpListener, UdpSocket};
 const STACK: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 1);
 const PEER: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 2);
 
-/// xorshift64*: small, seedable, good enough to pick bytes.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
-fn env(name: &str) -> Option<u64> {
-    std::env::var(name).ok()?.parse().ok()
-}
-
 #[test]
 fn a_million_mutated_frames_leave_the_stack_serving() {
-    let frames = env("VPOLL_FUZZ_FRAMES").unwrap_or(1_000_000);
-    let seed = env("VPOLL_FUZZ_SEED").unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64
-            | 1
-    });
+    let frames: u64 = std::env::var("VPOLL_FUZZ_FRAMES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1_000_000);
+    let seed = seed_from("VPOLL_FUZZ_SEED");
     eprintln!("fuzz: {frames} frames, VPOLL_FUZZ_SEED={seed}");
     let mut rng = Rng(seed);
 

@@ -23,23 +23,6 @@ fn a_small_exchange_echoes() {
     assert_eq!(&back, b"hello");
 }
 
-/// A checksum that notices reordering, loss and duplication (FNV-1a).
-fn fnv(data: &[u8]) -> u64 {
-    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    })
-}
-
-fn pattern(len: usize, seed: u8) -> Vec<u8> {
-    (0..len)
-        .map(|i| {
-            (i as u8)
-                .wrapping_mul(31)
-                .wrapping_add(seed ^ (i >> 13) as u8)
-        })
-        .collect()
-}
-
 #[test]
 fn four_mib_each_way_at_once_arrive_intact() {
     const LEN: usize = 4 << 20;

@@ -8,6 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd};
 use std::time::Duration;
 
+pub mod impaired;
 pub mod raw;
 
 use vpoll_netstack::{Backend, Events, Link, Stack};
@@ -32,19 +33,85 @@ pub fn pair() -> (Stack, Stack) {
 
 pub fn pair_with(f: impl Fn(vpoll_netstack::Builder) -> vpoll_netstack::Builder) -> (Stack, Stack) {
     let (la, lb) = Link::pair().unwrap();
-    let a = f(Stack::builder(la)
-        .address(A4.parse().unwrap(), 24)
-        .address(A6.parse().unwrap(), 64)
-        .backend(backend()))
-    .start()
-    .unwrap();
-    let b = f(Stack::builder(lb)
-        .address(B4.parse().unwrap(), 24)
-        .address(B6.parse().unwrap(), 64)
-        .backend(backend()))
-    .start()
-    .unwrap();
-    (a, b)
+    stacks_on(la, lb, f)
+}
+
+/// Stacks `a` on `la` and `b` on `lb`, each builder through `f`.
+pub fn stacks_on(
+    la: Link,
+    lb: Link,
+    f: impl Fn(vpoll_netstack::Builder) -> vpoll_netstack::Builder,
+) -> (Stack, Stack) {
+    let start = |link, v4: &str, v6: &str| {
+        f(Stack::builder(link)
+            .address(v4.parse().unwrap(), 24)
+            .address(v6.parse().unwrap(), 64)
+            .backend(backend()))
+        .start()
+        .unwrap()
+    };
+    (start(la, A4, A6), start(lb, B4, B6))
+}
+
+/// A checksum that notices reordering, loss and duplication (FNV-1a).
+pub fn fnv(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+/// `len` bytes that differ with `seed` and along their length.
+pub fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| {
+            (i as u8)
+                .wrapping_mul(31)
+                .wrapping_add(seed ^ (i >> 13) as u8)
+        })
+        .collect()
+}
+
+/// xorshift64*: small, seedable, good enough for faults and fuzzing.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    /// True with probability `p`.
+    pub fn chance(&mut self, p: f64) -> bool {
+        p > 0.0 && (self.next() >> 11) as f64 / (1u64 << 53) as f64 <= p
+    }
+
+    /// Uniform in `0..=d`.
+    pub fn within(&mut self, d: Duration) -> Duration {
+        match d.as_nanos() as u64 {
+            0 => Duration::ZERO,
+            n => Duration::from_nanos(self.next() % (n + 1)),
+        }
+    }
+}
+
+/// A seed from `var`, or a new one.
+pub fn seed_from(var: &str) -> u64 {
+    std::env::var(var)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        })
 }
 
 pub fn addr(ip: &str, port: u16) -> SocketAddr {

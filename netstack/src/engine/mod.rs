@@ -636,8 +636,10 @@ impl Engine {
         let (Some(tuple), Some(rcv_nxt), Some(snd_nxt)) = (sock.tuple, sock.rcv_end, sock.acked)
         else {
             // Nothing known to answer with: let it go at once.
-            self.drop_socket(key);
-            return;
+            return match sock.role {
+                Role::Stream(_) => self.drop_socket(key),
+                _ => self.forget(key),
+            };
         };
         let port = sock.port.take();
         let orphan = matches!(sock.role, Role::Orphan);

@@ -61,7 +61,9 @@
 //! | the cost of a packet does not grow with connections ever made | yes: each segment goes to its connection by a hash lookup; smoltcp walks the sockets that exist at once ([`Stats::socket_slots`]) |
 //! | a FIN then a reset read as the end first | yes |
 //! | IP fragmentation | **no**: a UDP datagram larger than the MTU allows is `EMSGSIZE` ([`Error::MessageTooLarge`]) |
-//! | timestamps, SACK, window scaling, congestion control | as smoltcp has them |
+//! | out-of-order segments kept for reassembly | yes, up to 32 holes (smoltcp's default, 4, turned reordering into loss) |
+//! | recovery from loss: SACK, NewReno partial ACKs, RTO from 200 ms, backoff reset on progress | **no**: smoltcp fast-retransmits on three duplicate ACKs; a window with two losses waits for its retransmission timeout (at least 1 s), which stays backed off until a new RTT sample. Measured over a link with 5 % loss and 20 ± 10 ms each way: 1 MiB took 485 s (1 % loss: 3 s) |
+//! | timestamps, window scaling, congestion control | as smoltcp has them |
 //!
 //! Memory is bounded: each socket with buffers holds
 //! [`Builder::tcp_buffers`] (64 + 64 KiB by default), and there are at most

@@ -74,6 +74,11 @@ impl Shared {
     }
 }
 
+thread_local! {
+    /// The masks a thread applies after letting go of the lock.
+    static MASKS: std::cell::RefCell<Vec<Arc<Shown>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// The locked engine. The one rule for when the masks change: right after
 /// the lock is released, by the thread that held it (so that a program
 /// woken by a mask never finds the lock still held); then, if the work
@@ -102,11 +107,17 @@ impl Drop for Locked<'_> {
         let Some(mut engine) = self.engine.take() else {
             return;
         };
-        let mut masks = std::mem::take(&mut engine.outbox.masks);
         let kick = std::mem::take(&mut engine.outbox.kick);
-        drop(engine);
-        if !masks.is_empty() {
-            Shown::apply_all(&mut masks, &self.shared.counters);
+        if engine.outbox.masks.is_empty() {
+            drop(engine);
+        } else {
+            // The list goes to this thread's own, which goes back empty: no
+            // allocation per call.
+            MASKS.with_borrow_mut(|masks| {
+                std::mem::swap(masks, &mut engine.outbox.masks);
+                drop(engine);
+                Shown::apply_all(masks, &self.shared.counters);
+            });
         }
         if kick {
             self.shared.kick();

@@ -190,6 +190,8 @@ pub(crate) struct Engine {
     pub outbox: Outbox,
     /// A frame the stack writes itself.
     scratch: Vec<u8>,
+    /// When the stack's thread last ran a round.
+    pub now: Instant,
 }
 
 impl Engine {
@@ -225,6 +227,7 @@ impl Engine {
             stopped: false,
             outbox: Outbox::default(),
             scratch: Vec::new(),
+            now: Instant::now(),
         }
     }
 
@@ -234,6 +237,7 @@ impl Engine {
     /// (zero if packets may still wait: the burst was used up; `None`: until
     /// something happens).
     pub fn poll(&mut self, now: Instant) -> Option<Duration> {
+        self.now = now;
         self.iface.poll_maintenance(now);
         self.expire(now);
         let mut more = true;
@@ -538,9 +542,11 @@ impl Engine {
     }
 
     /// Brings what socket `key` shows up to date with its state: the end of
-    /// every method that changes a socket.
+    /// every method that changes a socket. Timers count from the last round
+    /// of the stack's thread (reading the clock on every read and write
+    /// would cost more than the rest of the call).
     pub fn refresh(&mut self, key: Key) {
-        self.refresh_at(Instant::now(), key);
+        self.refresh_at(self.now, key);
     }
 
     fn refresh_at(&mut self, now: Instant, key: Key) {

@@ -136,9 +136,10 @@ impl Engine {
             (Some(local), Some(remote)) => Some(Tuple { local, remote }),
             _ => None,
         };
-        let now = Instant::now();
+        // The clock, not the last round's time: a connection's timers count
+        // from now.
         let key = self.add(
-            now,
+            Instant::now(),
             Some(smoltcp::socket::Socket::Tcp(socket)),
             Role::Stream(Stream::new(shown)),
             tuple,
@@ -290,7 +291,7 @@ impl Engine {
                 self.sockets.get_mut::<tcp::Socket>(h).set_keep_alive(None);
             }
         }
-        self.schedule(Instant::now(), key);
+        self.schedule(self.now, key);
         self.outbox.kick = true;
         Ok(())
     }
@@ -305,7 +306,7 @@ impl Engine {
         if let Some(sock) = self.socks.get_mut(&key) {
             sock.user_timeout = timeout;
         }
-        self.schedule(Instant::now(), key);
+        self.schedule(self.now, key);
         self.outbox.kick = true;
         Ok(())
     }

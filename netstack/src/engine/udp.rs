@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use smoltcp::socket::udp;
-use smoltcp::time::Instant;
 use smoltcp::wire::{IpEndpoint, IpListenEndpoint};
 
 use super::{socket_addr, Engine, Key, Role};
@@ -52,7 +51,7 @@ impl Engine {
             });
         }
         let key = self.add(
-            Instant::now(),
+            self.now,
             Some(smoltcp::socket::Socket::Udp(socket)),
             Role::Udp(shown),
             None,

@@ -49,7 +49,7 @@ impl Faults {
 }
 
 /// What the relay did, both directions together.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Counts {
     /// The last frames relayed, as one line each (for a failure's report).
     pub trace: std::sync::Mutex<std::collections::VecDeque<String>>,
@@ -58,6 +58,21 @@ pub struct Counts {
     pub reordered: AtomicU64,
     pub duplicated: AtomicU64,
     pub corrupted: AtomicU64,
+}
+
+impl std::fmt::Debug for Counts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        write!(
+            f,
+            "{} frames relayed, {} lost, {} reordered, {} duplicated, {} corrupted",
+            n(&self.relayed),
+            n(&self.lost),
+            n(&self.reordered),
+            n(&self.duplicated),
+            n(&self.corrupted)
+        )
+    }
 }
 
 /// The relay between the two stacks; stops when dropped.

@@ -183,7 +183,7 @@ impl Engine {
                         l.syn_queue = queue;
                     }
                 }
-                self.schedule(now, key);
+                self.schedule(key);
             }
             _ => {
                 // Not taken (smoltcp refused it): listening still.

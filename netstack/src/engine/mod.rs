@@ -627,7 +627,7 @@ impl Engine {
             // A stream the program still holds: its socket is done with.
             self.drop_socket(key);
         }
-        self.schedule(now, key);
+        self.schedule(key);
     }
 
     // --- TIME-WAIT ------------------------------------------------------------
@@ -780,7 +780,7 @@ impl Engine {
 
     /// Puts socket `key`'s deadline in the timer heap, unless an entry at
     /// or before it is there already.
-    fn schedule(&mut self, _now: Instant, key: Key) {
+    fn schedule(&mut self, key: Key) {
         let Some(due) = self.deadline(key) else {
             return;
         };
@@ -851,7 +851,7 @@ impl Engine {
         if self.deadline(key).is_some_and(|d| d <= now) {
             self.timed_out(now, key);
         }
-        self.schedule(now, key);
+        self.schedule(key);
     }
 
     fn timed_out(&mut self, now: Instant, key: Key) {

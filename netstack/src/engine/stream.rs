@@ -291,7 +291,7 @@ impl Engine {
                 self.sockets.get_mut::<tcp::Socket>(h).set_keep_alive(None);
             }
         }
-        self.schedule(self.now, key);
+        self.schedule(key);
         self.outbox.kick = true;
         Ok(())
     }
@@ -306,7 +306,7 @@ impl Engine {
         if let Some(sock) = self.socks.get_mut(&key) {
             sock.user_timeout = timeout;
         }
-        self.schedule(self.now, key);
+        self.schedule(key);
         self.outbox.kick = true;
         Ok(())
     }

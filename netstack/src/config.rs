@@ -41,6 +41,8 @@ pub(crate) struct Config {
     pub max_sockets: usize,
     /// Handshakes in progress per listener at most (Linux's SYN queue).
     pub syn_backlog: usize,
+    /// Answer SYNs beyond a full SYN queue with cookies (`tcp_syncookies`).
+    pub syn_cookies: bool,
     /// How long a handshake may wait for the client's ACK (Linux: 5
     /// SYN-ACK retries, about 63 s).
     pub synack_timeout: Duration,
@@ -61,6 +63,7 @@ impl Default for Config {
             udp_packets: 64,
             max_sockets: 16_384,
             syn_backlog: 256,
+            syn_cookies: true,
             synack_timeout: Duration::from_secs(63),
             fin_timeout: Duration::from_secs(60),
             time_wait: Duration::from_secs(60),

@@ -49,7 +49,7 @@
 //! |---|---|
 //! | SYN queue apart from the accept queue, both bounded (`somaxconn` 4096) | yes: [`DEFAULT_BACKLOG`] 4096, SYN queue at most [`Builder::syn_backlog`] (256) |
 //! | a SYN that finds the accept queue full is dropped (the client retries) | yes ([`Stats::syns_dropped`]) |
-//! | SYN cookies when the SYN queue is full | **no**: smoltcp picks its own initial sequence, so a connection cannot start from a cookie. A full SYN queue gives the oldest handshake's place to the new SYN once that handshake is a second old (a flood's never answer), and drops the SYN otherwise: a client gets in on its first retry |
+//! | SYN cookies when the SYN queue is full (`tcp_syncookies = 1`) | yes ([`Builder::syn_cookies`]): a flood of SYNs delays no real client. smoltcp picks its own initial sequence, so the stack shifts a cookie connection's sequence numbers between smoltcp's and the wire's. As in Linux, such a connection has no window scaling, SACK or timestamps |
 //! | a handshake is given up after 5 SYN-ACK retries (~63 s) | yes ([`Builder::synack_timeout`]) |
 //! | TIME-WAIT (60 s) as a small object without buffers | yes ([`Builder::time_wait`]; [`Stats::time_wait`]); it answers a retransmitted FIN, a reset ends it |
 //! | a new SYN in TIME-WAIT opens a connection if its sequence is newer (RFC 6191) | yes, by sequence (timestamps are not looked at) |

@@ -32,6 +32,14 @@ pub const DEFAULT_MTU: usize = 1500;
 /// frame is dropped, as by a NIC whose queue is full, and TCP resends it.
 const HELD_MAX: usize = 256;
 
+/// Sees each frame the stack sends through smoltcp before it goes, and may
+/// rewrite it or keep it back (returns whether it goes): what lets the stack
+/// carry connections whose sequence numbers smoltcp does not know (SYN
+/// cookies).
+pub(crate) trait Outgoing {
+    fn outgoing(&mut self, frame: &mut [u8]) -> bool;
+}
+
 /// An Ethernet link for a [`Stack`](crate::Stack).
 ///
 /// ```
@@ -183,13 +191,42 @@ impl Link {
         &self.rx[..len]
     }
 
-    /// The link as a smoltcp device that receives just the frame
-    /// [`recv_frame`](Link::recv_frame) read (`len` bytes), once.
-    pub(crate) fn one_frame(&mut self, len: usize) -> OneFrame<'_> {
+    /// The frame [`recv_frame`](Link::recv_frame) read, to change in place
+    /// before smoltcp has it.
+    pub(crate) fn frame_mut(&mut self, len: usize) -> &mut [u8] {
+        &mut self.rx[..len]
+    }
+
+    /// Puts `frame` where a received frame goes, as if the link had read it
+    /// (one the stack made for smoltcp); its length, 0 if it does not fit.
+    pub(crate) fn load(&mut self, frame: &[u8]) -> usize {
+        match self.rx.get_mut(..frame.len()) {
+            Some(rx) => {
+                rx.copy_from_slice(frame);
+                frame.len()
+            }
+            None => 0,
+        }
+    }
+
+    /// The link as a smoltcp device that sends through `hook` and receives
+    /// just the frame [`recv_frame`](Link::recv_frame) read (`len` bytes),
+    /// once.
+    pub(crate) fn one_frame<'a>(
+        &'a mut self,
+        len: usize,
+        hook: &'a mut dyn Outgoing,
+    ) -> OneFrame<'a> {
         OneFrame {
             link: self,
             len: Some(len),
+            hook,
         }
+    }
+
+    /// The link as a smoltcp device that sends through `hook`.
+    pub(crate) fn wire<'a>(&'a mut self, hook: &'a mut dyn Outgoing) -> Wire<'a> {
+        Wire { link: self, hook }
     }
 
     /// Sends a frame the stack made itself (not through smoltcp), in order
@@ -200,6 +237,7 @@ impl Link {
             pair: self.name.is_none(),
             buf: &mut self.tx,
             held: &mut self.held,
+            hook: None,
         }
         .consume(frame.len(), |f| f.copy_from_slice(frame));
     }
@@ -268,6 +306,7 @@ pub struct TxToken<'a> {
     pair: bool,
     buf: &'a mut Vec<u8>,
     held: &'a mut VecDeque<Vec<u8>>,
+    hook: Option<&'a mut dyn Outgoing>,
 }
 
 impl phy::RxToken for RxToken<'_> {
@@ -280,6 +319,11 @@ impl phy::TxToken for TxToken<'_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
         let frame = &mut self.buf[..len];
         let r = f(frame);
+        if let Some(hook) = self.hook {
+            if !hook.outgoing(frame) {
+                return r;
+            }
+        }
         // Behind held frames a frame waits its turn: sent now, it would
         // overtake them.
         let refused = !self.held.is_empty()
@@ -292,7 +336,11 @@ impl phy::TxToken for TxToken<'_> {
 }
 
 impl Link {
-    fn tokens(&mut self, len: usize) -> (RxToken<'_>, TxToken<'_>) {
+    fn tokens<'a>(
+        &'a mut self,
+        len: usize,
+        hook: Option<&'a mut dyn Outgoing>,
+    ) -> (RxToken<'a>, TxToken<'a>) {
         (
             RxToken {
                 frame: &self.rx[..len],
@@ -302,8 +350,53 @@ impl Link {
                 pair: self.name.is_none(),
                 buf: &mut self.tx,
                 held: &mut self.held,
+                hook,
             },
         )
+    }
+
+    fn tx_token<'a>(&'a mut self, hook: Option<&'a mut dyn Outgoing>) -> Option<TxToken<'a>> {
+        self.flush();
+        if self.is_blocked() {
+            return None;
+        }
+        Some(TxToken {
+            fd: &self.fd,
+            pair: self.name.is_none(),
+            buf: &mut self.tx,
+            held: &mut self.held,
+            hook,
+        })
+    }
+}
+
+/// A [`Link`] whose frames pass a hook on their way out.
+pub(crate) struct Wire<'a> {
+    link: &'a mut Link,
+    hook: &'a mut dyn Outgoing,
+}
+
+impl phy::Device for Wire<'_> {
+    type RxToken<'a>
+        = RxToken<'a>
+    where
+        Self: 'a;
+    type TxToken<'a>
+        = TxToken<'a>
+    where
+        Self: 'a;
+
+    fn receive(&mut self, _: Instant) -> Option<(RxToken<'_>, TxToken<'_>)> {
+        let n = self.link.recv_frame()?;
+        Some(self.link.tokens(n, Some(&mut *self.hook)))
+    }
+
+    fn transmit(&mut self, _: Instant) -> Option<TxToken<'_>> {
+        self.link.tx_token(Some(&mut *self.hook))
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        self.link.capabilities()
     }
 }
 
@@ -312,6 +405,7 @@ impl Link {
 pub(crate) struct OneFrame<'a> {
     link: &'a mut Link,
     len: Option<usize>,
+    hook: &'a mut dyn Outgoing,
 }
 
 impl phy::Device for OneFrame<'_> {
@@ -326,11 +420,11 @@ impl phy::Device for OneFrame<'_> {
 
     fn receive(&mut self, _: Instant) -> Option<(RxToken<'_>, TxToken<'_>)> {
         let len = self.len.take()?;
-        Some(self.link.tokens(len))
+        Some(self.link.tokens(len, Some(&mut *self.hook)))
     }
 
-    fn transmit(&mut self, now: Instant) -> Option<TxToken<'_>> {
-        self.link.transmit(now)
+    fn transmit(&mut self, _: Instant) -> Option<TxToken<'_>> {
+        self.link.tx_token(Some(&mut *self.hook))
     }
 
     fn capabilities(&self) -> DeviceCapabilities {
@@ -344,20 +438,11 @@ impl phy::Device for Link {
 
     fn receive(&mut self, _: Instant) -> Option<(RxToken<'_>, TxToken<'_>)> {
         let n = self.recv_frame()?;
-        Some(self.tokens(n))
+        Some(self.tokens(n, None))
     }
 
     fn transmit(&mut self, _: Instant) -> Option<TxToken<'_>> {
-        self.flush();
-        if self.is_blocked() {
-            return None;
-        }
-        Some(TxToken {
-            fd: &self.fd,
-            pair: self.name.is_none(),
-            buf: &mut self.tx,
-            held: &mut self.held,
-        })
+        self.tx_token(None)
     }
 
     fn capabilities(&self) -> DeviceCapabilities {

@@ -50,8 +50,17 @@ pub struct Stats {
     /// SYNs dropped unanswered: the accept queue was full, or the socket
     /// limit reached.
     pub syns_dropped: u64,
-    /// Handshakes dropped to make room in a full SYN queue.
+    /// Handshakes dropped to make room in a full SYN queue (with SYN
+    /// cookies off).
     pub handshakes_dropped: u64,
+    /// SYNs beyond a full SYN queue answered with a cookie (Linux's
+    /// `SyncookiesSent`).
+    pub syn_cookies_sent: u64,
+    /// Connections taken up from a returned cookie (`SyncookiesRecv`).
+    pub syn_cookies_accepted: u64,
+    /// ACKs to a listener that had sent cookies whose cookie was wrong or
+    /// too old (`SyncookiesFailed`): reset, as any stray segment.
+    pub syn_cookies_failed: u64,
     /// Orphans reset: beyond the orphan limit, or sent new data.
     pub orphans_reset: u64,
     /// Connections and handshakes ended by a timer (handshake, FIN-WAIT-2,
@@ -74,6 +83,9 @@ pub(crate) struct Counters {
     pub compactions: AtomicU64,
     pub syns_dropped: AtomicU64,
     pub handshakes_dropped: AtomicU64,
+    pub syn_cookies_sent: AtomicU64,
+    pub syn_cookies_accepted: AtomicU64,
+    pub syn_cookies_failed: AtomicU64,
     pub orphans_reset: AtomicU64,
     pub timeouts: AtomicU64,
     pub socket_limit_hits: AtomicU64,
@@ -95,6 +107,9 @@ impl Counters {
             orphans: 0,
             syns_dropped: self.syns_dropped.load(Ordering::Relaxed),
             handshakes_dropped: self.handshakes_dropped.load(Ordering::Relaxed),
+            syn_cookies_sent: self.syn_cookies_sent.load(Ordering::Relaxed),
+            syn_cookies_accepted: self.syn_cookies_accepted.load(Ordering::Relaxed),
+            syn_cookies_failed: self.syn_cookies_failed.load(Ordering::Relaxed),
             orphans_reset: self.orphans_reset.load(Ordering::Relaxed),
             timeouts: self.timeouts.load(Ordering::Relaxed),
             socket_limit_hits: self.socket_limit_hits.load(Ordering::Relaxed),

@@ -203,6 +203,16 @@ impl Builder {
         self
     }
 
+    /// Whether a SYN that finds the SYN queue full is answered with a SYN
+    /// cookie (default: yes, as Linux's `tcp_syncookies = 1`): a flood of
+    /// SYNs from addresses that never answer then delays no real client.
+    /// Off, the oldest handshake makes room once it is a second old, and
+    /// the SYN is dropped before that.
+    pub fn syn_cookies(mut self, on: bool) -> Builder {
+        self.config.syn_cookies = on;
+        self
+    }
+
     /// How long a handshake waits for the client's final ACK (default
     /// 63 s, Linux's five SYN-ACK retries).
     pub fn synack_timeout(mut self, timeout: Duration) -> Builder {

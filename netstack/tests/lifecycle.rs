@@ -100,13 +100,35 @@ fn time_wait_holds_no_buffers_and_a_new_syn_from_its_port_is_answered_at_once() 
 }
 
 /// 10,000 SYNs from addresses that never answer: a real client still gets
-/// in (its SYN retried each second, as a kernel client's: the first finds
-/// the SYN queue full of young handshakes, the retry takes the place of the
-/// oldest), the handshakes are gone once the SYN-ACK timeout passes, and
-/// the memory they held with them.
+/// in at once (the SYN queue is full: its SYN is answered with a cookie),
+/// the handshakes are gone once the SYN-ACK timeout passes, and the memory
+/// they held with them.
 #[test]
 fn a_syn_flood_neither_starves_a_real_client_nor_leaves_anything_behind() {
-    let (stack, mut peer) = raw_pair(|b| b.synack_timeout(Duration::from_secs(2)));
+    let stats = syn_flood(true, SECOND);
+    assert!(
+        stats.syn_cookies_sent > 0 && stats.syn_cookies_accepted == 1,
+        "{stats:?}"
+    );
+}
+
+/// The same with SYN cookies off: the real client's first SYN finds the
+/// SYN queue full of young handshakes; its retry a second later takes the
+/// place of the oldest.
+#[test]
+fn without_cookies_a_syn_flood_delays_a_real_client_by_one_retry() {
+    let stats = syn_flood(false, 2 * SECOND);
+    assert!(
+        stats.syn_cookies_sent == 0 && stats.handshakes_dropped > 0,
+        "{stats:?}"
+    );
+}
+
+fn syn_flood(cookies: bool, within: Duration) -> vpoll_netstack::Stats {
+    let (stack, mut peer) = raw_pair(|b| {
+        b.synack_timeout(Duration::from_secs(2))
+            .syn_cookies(cookies)
+    });
     let listener = TcpListener::bind(&stack, addr(A4, 80)).unwrap();
     let started = Instant::now();
     // From few addresses: smoltcp's neighbour cache has eight entries and
@@ -135,7 +157,7 @@ fn a_syn_flood_neither_starves_a_real_client_nor_leaves_anything_behind() {
     let (conn, _) = listener.accept().unwrap();
     let stats = stack.stats();
     eprintln!("flood of 10,000 SYNs sent in {flood:?}; the real client took {took:?}; {stats:?}");
-    assert!(took < 2 * SECOND, "the real client took {took:?}");
+    assert!(took < within, "the real client took {took:?}");
     assert!(
         stats.sockets <= 256 + 1,
         "the SYN queue is bounded (syn_backlog, 256): {stats:?}"
@@ -151,6 +173,7 @@ fn a_syn_flood_neither_starves_a_real_client_nor_leaves_anything_behind() {
     conn.set_read_timeout(Some(5 * SECOND)).unwrap();
     std::io::Read::read_exact(&mut &conn, &mut buf).unwrap();
     assert_eq!(&buf, b"ok");
+    stats
 }
 
 /// A FIN and a reset that arrive together read as the end first, then the

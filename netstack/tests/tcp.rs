@@ -135,6 +135,37 @@ fn a_full_send_buffer_clears_out_until_the_peer_reads() {
     );
 }
 
+/// Both ends send 40 KiB and shut down without reading: one ends in
+/// TIME-WAIT, the other closed, both without their sockets. What arrived
+/// is still read, in full, then the end (the stack once freed it with
+/// the socket).
+#[test]
+fn data_not_yet_read_when_the_connection_ends_is_still_read() {
+    const LEN: usize = 40 << 10;
+    let (a, b, _l, client, server) = connected(10);
+    let (up, down) = (pattern(LEN, 3), pattern(LEN, 4));
+    client.write_all(&up).unwrap();
+    server.write_all(&down).unwrap();
+    client.shutdown(Shutdown::Write).unwrap();
+    server.shutdown(Shutdown::Write).unwrap();
+    assert!(
+        eventually(std::time::Duration::from_secs(10), || {
+            a.stats().sockets == 0 && b.stats().sockets == 0
+        }),
+        "both connections ended: {:?} {:?}",
+        a.stats(),
+        b.stats()
+    );
+    assert_eq!(b.stats().time_wait + a.stats().time_wait, 1);
+    for (stream, sent) in [(&server, &up), (&client, &down)] {
+        assert!(shown(revents(stream)).contains(Events::IN | Events::HUP));
+        let mut got = Vec::new();
+        let mut reader = stream;
+        reader.read_to_end(&mut got).unwrap();
+        assert_eq!((got.len(), fnv(&got)), (LEN, fnv(sent)));
+    }
+}
+
 #[test]
 fn the_peers_fin_shows_in_rdhup_then_reads_end() {
     let (_a, _b, _l, client, server) = connected(25);

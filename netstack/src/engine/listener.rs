@@ -4,13 +4,14 @@
 //! listener keeps one listening socket *outside* the socket set and puts it
 //! in only for a SYN that opens a new connection ([`Engine::syn`]). The
 //! handshake it starts is an embryo: in the SYN queue, then, established,
-//! in the accept queue. Both are bounded by the listener's backlog, as in
-//! Linux. A SYN that finds the accept queue full is dropped, and the client
-//! sends it again. One that finds the SYN queue full takes the place of the
-//! oldest handshake if that one went unanswered for a second (a flood's
-//! SYNs come from addresses that never answer), and is dropped otherwise.
-//! Linux answers a full SYN queue with SYN cookies instead; smoltcp cannot
-//! take a connection up from a cookie (it picks its own initial sequence).
+//! in the accept queue. Both are bounded, as in Linux. A SYN that finds the
+//! accept queue full is dropped, and the client sends it again. One that
+//! finds the SYN queue full is answered with a SYN cookie ([`cookie`]), as
+//! Linux does by default; with cookies off it takes the place of the oldest
+//! handshake if that one went unanswered for a second (a flood's SYNs come
+//! from addresses that never answer), and is dropped otherwise.
+//!
+//! [`cookie`]: super::cookie
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -20,8 +21,12 @@ use smoltcp::socket::tcp;
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{IpEndpoint, IpListenEndpoint};
 
-use super::segment::{Segment, Tuple};
-use super::{Engine, Key, Role, Stream};
+use std::sync::atomic::Ordering;
+
+use smoltcp::wire::{HardwareAddress, IpAddress, TcpControl, TcpRepr};
+
+use super::segment::{self, Segment, Tuple};
+use super::{Conn, Engine, Key, Role, Stream};
 use crate::error::{Error, Result};
 use crate::readiness;
 use crate::shown::Shown;
@@ -30,6 +35,10 @@ use crate::shown::Shown;
 /// (RFC 6298), after which a client that is there has answered or sent its
 /// SYN again.
 const STALE: Duration = Duration::from_secs(1);
+
+/// How long after its last cookie a listener checks ACKs for one: a
+/// cookie's life (Linux checks only after a recent overflow, too).
+const COOKIE_LIFE_SECS: u64 = 3 * 64;
 
 pub(crate) struct Listener {
     pub shown: Arc<Shown>,
@@ -43,6 +52,8 @@ pub(crate) struct Listener {
     /// Established connections waiting for `accept`.
     queue: VecDeque<Key>,
     backlog: usize,
+    /// When the listener last answered with a SYN cookie.
+    cookies_sent: Option<Instant>,
 }
 
 impl Listener {
@@ -94,6 +105,7 @@ impl Engine {
                 handshakes: 0,
                 queue: VecDeque::new(),
                 backlog: backlog.max(1),
+                cookies_sent: None,
             },
         );
         self.ports.tcp.insert(addr.port());
@@ -118,29 +130,33 @@ impl Engine {
         if !seg.valid || l.queue.len() >= l.backlog || !self.room() {
             // Unanswered: the client sends its SYN again (Linux drops it
             // the same way while the accept queue is full).
-            self.counters
-                .syns_dropped
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.counters.syns_dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
         let max = l.backlog.min(self.config.syn_backlog).max(1);
         while self.listeners[&id].handshakes >= max {
+            if self.config.syn_cookies {
+                return self.send_cookie(now, id, seg);
+            }
             if !self.drop_stale_handshake(now, id) {
                 // Every handshake is young (a burst of real clients, most
                 // likely): this SYN waits for the client's retry instead.
-                self.counters
-                    .syns_dropped
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.counters.syns_dropped.fetch_add(1, Ordering::Relaxed);
                 return;
             }
         }
-        let spare = match self.listeners.get_mut(&id).and_then(|l| l.spare.take()) {
+        self.open_embryo(now, id, len, seg);
+    }
+
+    /// Gives the SYN the link holds (`len` bytes, read as `seg`) to
+    /// listener `id`'s listening socket: the connection it starts is an
+    /// embryo in the SYN queue. Returns its key, if smoltcp took the SYN.
+    fn open_embryo(&mut self, now: Instant, id: usize, len: usize, seg: &Segment) -> Option<Key> {
+        let spare = match self.listeners.get_mut(&id)?.spare.take() {
             Some(spare) => spare,
             None => {
                 let mut socket = self.new_tcp();
-                if socket.listen(self.listeners[&id].endpoint).is_err() {
-                    return;
-                }
+                socket.listen(self.listeners[&id].endpoint).ok()?;
                 socket
             }
         };
@@ -150,49 +166,197 @@ impl Engine {
         self.feed(now, len);
         let socket = self.sockets.get::<tcp::Socket>(handle);
         let ends = socket.local_endpoint().zip(socket.remote_endpoint());
-        match (socket.state(), ends) {
-            (tcp::State::SynReceived, Some((local, remote))) => {
-                // The socket is the embryo's now: it moves into its entry.
-                let smoltcp::socket::Socket::Tcp(embryo) = self.sockets.remove(handle) else {
-                    return;
-                };
-                let key = self.add(
-                    now,
-                    Some(smoltcp::socket::Socket::Tcp(embryo)),
-                    Role::Embryo {
-                        listener: id,
-                        queued: false,
-                    },
-                    Some(Tuple { local, remote }),
-                );
-                if let Some(sock) = self.socks.get_mut(&key) {
-                    sock.heard = now;
-                    sock.rcv_end = Some(seg.end());
-                }
-                let Some(l) = self.listeners.get_mut(&id) else {
-                    return;
-                };
-                l.handshakes += 1;
-                l.syn_queue.push_back(key);
-                // Keys that left the queue stay in it until passed over:
-                // clear them out before they outnumber the handshakes.
-                if l.syn_queue.len() > 2 * l.handshakes + 16 {
-                    let mut queue = std::mem::take(&mut l.syn_queue);
-                    queue.retain(|k| self.handshaking(*k));
-                    if let Some(l) = self.listeners.get_mut(&id) {
-                        l.syn_queue = queue;
-                    }
-                }
-                self.schedule(key);
-            }
-            _ => {
-                // Not taken (smoltcp refused it): listening still.
-                if let smoltcp::socket::Socket::Tcp(s) = self.sockets.remove(handle) {
-                    if let Some(l) = self.listeners.get_mut(&id) {
-                        l.spare = Some(s);
-                    }
+        let (tcp::State::SynReceived, Some((local, remote))) = (socket.state(), ends) else {
+            // Not taken (smoltcp refused it): listening still.
+            if let smoltcp::socket::Socket::Tcp(s) = self.sockets.remove(handle) {
+                if let Some(l) = self.listeners.get_mut(&id) {
+                    l.spare = Some(s);
                 }
             }
+            return None;
+        };
+        // The socket is the embryo's now: it moves into its entry.
+        let embryo = self.sockets.remove(handle);
+        let key = self.add(
+            now,
+            Some(embryo),
+            Role::Embryo {
+                listener: id,
+                queued: false,
+            },
+            Some(Tuple { local, remote }),
+        );
+        if let Some(sock) = self.socks.get_mut(&key) {
+            sock.heard = now;
+            sock.rcv_end = Some(seg.end());
+            sock.mac = Some(seg.mac);
+        }
+        let l = self.listeners.get_mut(&id)?;
+        l.handshakes += 1;
+        l.syn_queue.push_back(key);
+        // Keys that left the queue stay in it until passed over: clear them
+        // out before they outnumber the handshakes.
+        if l.syn_queue.len() > 2 * l.handshakes + 16 {
+            let mut queue = std::mem::take(&mut l.syn_queue);
+            queue.retain(|k| self.handshaking(*k));
+            if let Some(l) = self.listeners.get_mut(&id) {
+                l.syn_queue = queue;
+            }
+        }
+        self.schedule(key);
+        Some(key)
+    }
+
+    /// Answers a SYN that found listener `id`'s SYN queue full with a
+    /// SYN-ACK whose sequence is a cookie, keeping nothing.
+    fn send_cookie(&mut self, now: Instant, id: usize, seg: &Segment) {
+        let cookie = self.cookies.make(now, seg.tuple, seg.seq, seg.mss);
+        let header = match seg.tuple.local.addr {
+            IpAddress::Ipv4(_) => 40,
+            IpAddress::Ipv6(_) => 60,
+        };
+        let mss = u16::try_from(self.link.mtu() - header).unwrap_or(u16::MAX);
+        let synack = TcpRepr {
+            src_port: seg.tuple.local.port,
+            dst_port: seg.tuple.remote.port,
+            control: TcpControl::Syn,
+            seq_number: cookie,
+            ack_number: Some(seg.seq + 1),
+            window_len: u16::try_from(self.config.tcp_rx).unwrap_or(u16::MAX),
+            window_scale: None,
+            max_seg_size: Some(mss),
+            sack_permitted: false,
+            sack_ranges: [None; 3],
+            timestamp: None,
+            payload: &[],
+        };
+        let HardwareAddress::Ethernet(ours) = self.iface.hardware_addr();
+        let (local, remote) = (seg.tuple.local.addr, seg.tuple.remote.addr);
+        let n = segment::tcp_frame(&mut self.scratch, ours, seg.mac, local, remote, &synack);
+        self.link.send_frame(&self.scratch[..n]);
+        if let Some(l) = self.listeners.get_mut(&id) {
+            l.cookies_sent = Some(now);
+        }
+        self.counters
+            .syn_cookies_sent
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A segment to listener `id` on no known connection: if it is the ACK
+    /// of a cookie this listener sent lately, the connection it stands for
+    /// is taken up and this returns true. It is replayed to smoltcp as a SYN
+    /// from the client and then this ACK (once smoltcp's SYN-ACK, kept
+    /// back, tells its sequence numbers: [`Shifts`](super::cookie::Shifts)).
+    pub(super) fn cookie_ack(
+        &mut self,
+        now: Instant,
+        id: usize,
+        len: usize,
+        seg: &Segment,
+    ) -> bool {
+        let Some(l) = self.listeners.get(&id) else {
+            return false;
+        };
+        let Some(ack) = seg.ack else {
+            return false;
+        };
+        let lately = l
+            .cookies_sent
+            .is_some_and(|t| now < t + Duration::from_secs(COOKIE_LIFE_SECS));
+        if !lately || !seg.valid || seg.syn || seg.rst {
+            return false;
+        }
+        let Some(mss) = self.cookies.check(now, seg.tuple, seg.seq, ack) else {
+            self.counters
+                .syn_cookies_failed
+                .fetch_add(1, Ordering::Relaxed);
+            return false;
+        };
+        if l.queue.len() >= l.backlog || !self.room() {
+            // Dropped, as Linux does when the accept queue is full: the
+            // client sends it again, with its data or its next segment.
+            self.counters.syns_dropped.fetch_add(1, Ordering::Relaxed);
+            return true;
+        }
+        let original = self.link.frame(len).to_vec();
+        let isn = seg.seq - 1;
+        let syn = TcpRepr {
+            src_port: seg.tuple.remote.port,
+            dst_port: seg.tuple.local.port,
+            control: TcpControl::Syn,
+            seq_number: isn,
+            ack_number: None,
+            window_len: seg.window,
+            window_scale: None,
+            max_seg_size: Some(mss),
+            sack_permitted: false,
+            sack_ranges: [None; 3],
+            timestamp: None,
+            payload: &[],
+        };
+        let HardwareAddress::Ethernet(ours) = self.iface.hardware_addr();
+        let (local, remote) = (seg.tuple.local.addr, seg.tuple.remote.addr);
+        let n = segment::tcp_frame(&mut self.scratch, seg.mac, ours, remote, local, &syn);
+        let n = self.link.load(&self.scratch[..n]);
+        let replayed = Segment {
+            syn: true,
+            ack: None,
+            seq: isn,
+            len: 0,
+            fin: false,
+            ..*seg
+        };
+        self.shifts.expect(seg.tuple, ack - 1, seg.seq, seg.window);
+        if self.open_embryo(now, id, n, &replayed).is_none() {
+            self.shifts.remove(&seg.tuple);
+            return true;
+        }
+        self.counters
+            .syn_cookies_accepted
+            .fetch_add(1, Ordering::Relaxed);
+        // smoltcp answers the SYN now, unless it must first ask for the
+        // client's Ethernet address: then the handshake completes when it
+        // does ([`Engine::replay_handshakes`]), and the client sends what
+        // this ACK carried again.
+        self.egress(now);
+        if self.shifts.is_known(&seg.tuple) {
+            let len = self.link.load(&original);
+            self.ingress(now, len);
+        }
+        true
+    }
+
+    /// Completes the cookie handshakes whose SYN-ACK smoltcp just sent (and
+    /// the stack kept back) with the client's ACK, in smoltcp's numbers.
+    pub(super) fn replay_handshakes(&mut self, now: Instant) {
+        let HardwareAddress::Ethernet(ours) = self.iface.hardware_addr();
+        for c in std::mem::take(&mut self.shifts.captured) {
+            let Some(Conn::Sock(key)) = self.conns.get(&c.tuple) else {
+                continue;
+            };
+            let key = *key;
+            let Some(mac) = self.socks.get(&key).and_then(|s| s.mac) else {
+                continue;
+            };
+            let ack = TcpRepr {
+                src_port: c.tuple.remote.port,
+                dst_port: c.tuple.local.port,
+                control: TcpControl::None,
+                seq_number: c.seq,
+                ack_number: Some(c.ack),
+                window_len: c.window,
+                window_scale: None,
+                max_seg_size: None,
+                sack_permitted: false,
+                sack_ranges: [None; 3],
+                timestamp: None,
+                payload: &[],
+            };
+            let (local, remote) = (c.tuple.local.addr, c.tuple.remote.addr);
+            let n = segment::tcp_frame(&mut self.scratch, mac, ours, remote, local, &ack);
+            let n = self.link.load(&self.scratch[..n]);
+            self.feed(now, n);
+            self.track(now, key);
         }
     }
 

@@ -24,6 +24,7 @@
 //! (no buffers), bound the SYN queue, drop SYNs while the accept queue is
 //! full, and reset an orphan that is sent new data — as Linux does.
 
+mod cookie;
 mod listener;
 mod ports;
 pub(crate) mod segment;
@@ -48,6 +49,7 @@ use crate::link::Link;
 use crate::readiness::DEAD;
 use crate::shown::{Counters, Shown};
 
+use cookie::{Cookies, Shifts};
 pub(crate) use listener::Listener;
 use ports::Ports;
 use segment::{Segment, Tuple};
@@ -190,6 +192,9 @@ pub(crate) struct Engine {
     pub outbox: Outbox,
     /// A frame the stack writes itself.
     scratch: Vec<u8>,
+    cookies: Cookies,
+    /// Connections taken up from a SYN cookie.
+    shifts: Shifts,
     /// When the stack's thread last ran a round.
     pub now: Instant,
 }
@@ -227,6 +232,8 @@ impl Engine {
             stopped: false,
             outbox: Outbox::default(),
             scratch: Vec::new(),
+            cookies: Cookies::new(),
+            shifts: Shifts::default(),
             now: Instant::now(),
         }
     }
@@ -248,11 +255,7 @@ impl Engine {
             };
             self.ingress(now, len);
         }
-        while self
-            .iface
-            .poll_egress(now, &mut self.link, &mut self.sockets)
-            == smoltcp::iface::PollResult::SocketStateChanged
-        {}
+        self.egress(now);
         // smoltcp's look at every socket's timers comes before the masks
         // change; settling comes last, so that a program woken by a mask
         // finds the stack letting go of the lock, not in the middle of its
@@ -272,6 +275,20 @@ impl Engine {
         }
     }
 
+    /// Sends what smoltcp has to send, then completes the cookie handshakes
+    /// whose SYN-ACK that was.
+    fn egress(&mut self, now: Instant) {
+        while self.iface.poll_egress(
+            now,
+            &mut self.link.wire(&mut self.shifts),
+            &mut self.sockets,
+        ) == smoltcp::iface::PollResult::SocketStateChanged
+        {}
+        if !self.shifts.captured.is_empty() {
+            self.replay_handshakes(now);
+        }
+    }
+
     /// One frame from the link: a segment of a known connection goes to
     /// its socket (or its TIME-WAIT), a SYN for a listener to a listening
     /// socket, anything else to smoltcp as it is.
@@ -283,6 +300,9 @@ impl Engine {
             Some(Conn::Sock(key)) => {
                 let key = *key;
                 if self.heard(now, key, &seg) {
+                    if seg.valid {
+                        self.shifts.incoming(&seg.tuple, self.link.frame_mut(len));
+                    }
                     self.feed(now, len);
                 }
                 self.track(now, key);
@@ -300,9 +320,12 @@ impl Engine {
             }
             None => {}
         }
-        if seg.is_open() {
-            if let Some(id) = self.listener_for(seg.tuple.local) {
+        if let Some(id) = self.listener_for(seg.tuple.local) {
+            if seg.is_open() {
                 return self.syn(now, id, len, &seg);
+            }
+            if self.cookie_ack(now, id, len, &seg) {
+                return;
             }
         }
         self.feed(now, len);
@@ -310,9 +333,11 @@ impl Engine {
 
     /// Hands the frame the link read to smoltcp.
     fn feed(&mut self, now: Instant, len: usize) {
-        let _ =
-            self.iface
-                .poll_ingress_single(now, &mut self.link.one_frame(len), &mut self.sockets);
+        let _ = self.iface.poll_ingress_single(
+            now,
+            &mut self.link.one_frame(len, &mut self.shifts),
+            &mut self.sockets,
+        );
     }
 
     /// Notes a segment of connection `key`; says whether smoltcp should
@@ -483,12 +508,31 @@ impl Engine {
             return;
         };
         if let Some(handle) = sock.handle.take() {
-            self.sockets.remove(handle);
+            let smoltcp::socket::Socket::Tcp(mut socket) = self.sockets.remove(handle) else {
+                self.live -= 1;
+                return self.drop_tuple(key);
+            };
             self.live -= 1;
+            if let Role::Stream(stream) = &mut sock.role {
+                // What arrived before the end is the program's still.
+                let mut chunk = [0; 4096];
+                while let Ok(n @ 1..) = socket.recv_slice(&mut chunk) {
+                    stream.unread.extend(&chunk[..n]);
+                }
+            }
         }
+        self.drop_tuple(key);
+    }
+
+    /// Forgets which connection is `key`'s.
+    fn drop_tuple(&mut self, key: Key) {
+        let Some(sock) = self.socks.get_mut(&key) else {
+            return;
+        };
         if let Some(tuple) = sock.tuple.take() {
             if matches!(self.conns.get(&tuple), Some(Conn::Sock(k)) if *k == key) {
                 self.conns.remove(&tuple);
+                self.shifts.remove(&tuple);
             }
         }
     }

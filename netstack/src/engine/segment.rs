@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 
 //! What the stack reads of a TCP frame before smoltcp does (which
-//! connection it belongs to, its flags and sequence numbers), and the one
-//! frame the stack writes itself: a TIME-WAIT connection's ACK, since
-//! TIME-WAIT is kept without a smoltcp socket.
+//! connection it belongs to, its flags and sequence numbers), the frames it
+//! writes itself (a TIME-WAIT connection's ACK, since TIME-WAIT is kept
+//! without a smoltcp socket; a SYN cookie's SYN-ACK; the handshake a cookie
+//! stands for, replayed to smoltcp), and the rewriting of a segment's
+//! sequence numbers in place.
 
 use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::wire::{
@@ -32,6 +34,10 @@ pub(crate) struct Segment {
     pub seq: TcpSeqNumber,
     /// Payload bytes.
     pub len: usize,
+    /// The window field, as sent (unscaled).
+    pub window: u16,
+    /// A SYN's maximum segment size option.
+    pub mss: Option<u16>,
     /// The checksum is right: only such a segment may change state that
     /// smoltcp does not hold (TIME-WAIT, the SYN queue).
     pub valid: bool,
@@ -66,6 +72,11 @@ impl Segment {
             _ => return None,
         };
         let tcp = TcpPacket::new_checked(payload).ok()?;
+        let mss = if tcp.syn() {
+            tcp.options_summary().ok().and_then(|o| o.max_segment_size)
+        } else {
+            None
+        };
         Some(Segment {
             tuple: Tuple {
                 local: IpEndpoint::new(dst, tcp.dst_port()),
@@ -78,6 +89,8 @@ impl Segment {
             fin: tcp.fin(),
             seq: tcp.seq_number(),
             len: tcp.payload().len(),
+            window: tcp.window_len(),
+            mss,
             valid: tcp.verify_checksum(&src, &dst),
         })
     }
@@ -117,10 +130,25 @@ pub(crate) fn ack_frame(
         timestamp: None,
         payload: &[],
     };
+    tcp_frame(buf, from, to, tuple.local.addr, tuple.remote.addr, &tcp)
+}
+
+/// Writes into `buf` the frame of segment `tcp` from `src` (at Ethernet
+/// address `from`) to `dst` (at `to`) and returns its length: 0 if the two
+/// addresses are not of one family (a tuple never mixes them).
+pub(crate) fn tcp_frame(
+    buf: &mut Vec<u8>,
+    from: EthernetAddress,
+    to: EthernetAddress,
+    src: IpAddress,
+    dst: IpAddress,
+    tcp: &TcpRepr,
+) -> usize {
     let caps = ChecksumCapabilities::default();
-    let (ethertype, ip_len) = match (tuple.local.addr, tuple.remote.addr) {
+    let (ethertype, ip_len) = match (src, dst) {
         (IpAddress::Ipv4(_), IpAddress::Ipv4(_)) => (EthernetProtocol::Ipv4, 20),
-        _ => (EthernetProtocol::Ipv6, 40),
+        (IpAddress::Ipv6(_), IpAddress::Ipv6(_)) => (EthernetProtocol::Ipv6, 40),
+        _ => return 0,
     };
     let len = 14 + ip_len + tcp.buffer_len();
     buf.clear();
@@ -132,38 +160,79 @@ pub(crate) fn ack_frame(
         ethertype,
     }
     .emit(&mut eth);
-    let ip_payload = match (tuple.local.addr, tuple.remote.addr) {
-        (IpAddress::Ipv4(src), IpAddress::Ipv4(dst)) => {
-            let mut ip = Ipv4Packet::new_unchecked(eth.payload_mut());
-            Ipv4Repr {
-                src_addr: src,
-                dst_addr: dst,
-                next_header: IpProtocol::Tcp,
-                payload_len: tcp.buffer_len(),
-                hop_limit: 64,
-            }
-            .emit(&mut ip, &caps);
-            &mut buf[14 + ip_len..]
+    match (src, dst) {
+        (IpAddress::Ipv4(src), IpAddress::Ipv4(dst)) => Ipv4Repr {
+            src_addr: src,
+            dst_addr: dst,
+            next_header: IpProtocol::Tcp,
+            payload_len: tcp.buffer_len(),
+            hop_limit: 64,
         }
-        (IpAddress::Ipv6(src), IpAddress::Ipv6(dst)) => {
-            let mut ip = Ipv6Packet::new_unchecked(eth.payload_mut());
-            Ipv6Repr {
-                src_addr: src,
-                dst_addr: dst,
-                next_header: IpProtocol::Tcp,
-                payload_len: tcp.buffer_len(),
-                hop_limit: 64,
-            }
-            .emit(&mut ip);
-            &mut buf[14 + ip_len..]
+        .emit(&mut Ipv4Packet::new_unchecked(eth.payload_mut()), &caps),
+        (IpAddress::Ipv6(src), IpAddress::Ipv6(dst)) => Ipv6Repr {
+            src_addr: src,
+            dst_addr: dst,
+            next_header: IpProtocol::Tcp,
+            payload_len: tcp.buffer_len(),
+            hop_limit: 64,
         }
-        // A tuple is one family: smoltcp answers on the address it was
-        // reached at.
+        .emit(&mut Ipv6Packet::new_unchecked(eth.payload_mut())),
         _ => return 0,
-    };
-    let mut packet = TcpPacket::new_unchecked(ip_payload);
-    tcp.emit(&mut packet, &tuple.local.addr, &tuple.remote.addr, &caps);
+    }
+    let mut packet = TcpPacket::new_unchecked(&mut buf[14 + ip_len..]);
+    tcp.emit(&mut packet, &src, &dst, &caps);
     len
+}
+
+/// Lets `change` rewrite the TCP header of the segment in `frame` (which
+/// this parses as [`Segment::parse`] does), then makes its checksum right
+/// again. The frame's two addresses are given to `change` as the segment's
+/// source and destination. Returns what `change` did, `None` if the frame
+/// is not a TCP segment.
+pub(crate) fn rewrite<R>(
+    frame: &mut [u8],
+    change: impl FnOnce(IpEndpoint, IpEndpoint, &mut TcpPacket<&mut [u8]>) -> R,
+) -> Option<R> {
+    let eth = EthernetFrame::new_checked(&*frame).ok()?;
+    // Where the TCP segment is in the frame, and its length.
+    let (src, dst, at, len) = match eth.ethertype() {
+        EthernetProtocol::Ipv4 => {
+            let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
+            if ip.next_header() != IpProtocol::Tcp || ip.more_frags() || ip.frag_offset() != 0 {
+                return None;
+            }
+            let header = usize::from(ip.header_len());
+            let len = usize::from(ip.total_len()).checked_sub(header)?;
+            (
+                IpAddress::Ipv4(ip.src_addr()),
+                IpAddress::Ipv4(ip.dst_addr()),
+                14 + header,
+                len,
+            )
+        }
+        EthernetProtocol::Ipv6 => {
+            let ip = Ipv6Packet::new_checked(eth.payload()).ok()?;
+            if ip.next_header() != IpProtocol::Tcp {
+                return None;
+            }
+            (
+                IpAddress::Ipv6(ip.src_addr()),
+                IpAddress::Ipv6(ip.dst_addr()),
+                14 + 40,
+                usize::from(ip.payload_len()),
+            )
+        }
+        _ => return None,
+    };
+    let payload = frame.get_mut(at..at.checked_add(len)?)?;
+    let mut tcp = TcpPacket::new_checked(payload).ok()?;
+    let r = change(
+        IpEndpoint::new(src, tcp.src_port()),
+        IpEndpoint::new(dst, tcp.dst_port()),
+        &mut tcp,
+    );
+    tcp.fill_checksum(&src, &dst);
+    Some(r)
 }
 
 #[cfg(test)]

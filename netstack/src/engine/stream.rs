@@ -4,6 +4,8 @@
 //! shut down, drop) and how a reset, a refusal or a timeout is kept until
 //! the program hears of it. Every method ends in [`Engine::refresh`].
 
+use std::collections::VecDeque;
+use std::io::Read;
 use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
 
@@ -49,6 +51,9 @@ pub(crate) struct Stream {
     /// The peer's FIN arrived: reads end with 0 from then on, even after a
     /// reset (Linux checks `SOCK_DONE` before the socket's error).
     pub fin_seen: bool,
+    /// Data the program had not read when the connection's socket went
+    /// (TIME-WAIT, or closed after both FINs): read before the end.
+    pub unread: VecDeque<u8>,
 }
 
 impl Stream {
@@ -58,6 +63,7 @@ impl Stream {
             failure: None,
             shut_rd: false,
             fin_seen: false,
+            unread: VecDeque::new(),
         }
     }
 
@@ -179,6 +185,9 @@ impl Engine {
         let result = self.with_stream(key, |stream, socket| {
             if buf.is_empty() || stream.shut_rd {
                 return Ok(0);
+            }
+            if !stream.unread.is_empty() {
+                return Ok(stream.unread.read(buf).unwrap_or(0));
             }
             if let Some(socket) = socket.as_deref() {
                 if socket.can_recv() {

@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! SYN cookies: a listener whose SYN queue is full still takes every
+//! client, and a connection that started from a cookie carries its data
+//! with the numbers the client was given, whatever smoltcp picked.
+
+mod common;
+
+use std::io::Read;
+use std::net::{Ipv4Addr, Shutdown};
+use std::time::Duration;
+
+use common::raw::{RawConn, RawPeer};
+use common::*;
+use smoltcp::wire::{TcpControl, TcpSeqNumber};
+use vpoll_netstack::{Error, Events, TcpListener, TcpStream};
+
+const STACK: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 1);
+const PEER: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 2);
+const SECOND: Duration = Duration::from_secs(1);
+
+/// A SYN from `sport` that is never answered: it fills a SYN queue of one.
+fn half_open(peer: &mut RawPeer, sport: u16) {
+    peer.announce(PEER, STACK);
+    let syn = peer.tcp_frame(PEER, sport, STACK, 80, TcpControl::Syn, 99, None, &[]);
+    peer.send(&syn);
+    peer.expect(5 * SECOND, |s| {
+        s.dst_port == sport && s.control == TcpControl::Syn
+    })
+    .expect("the first SYN is answered from the SYN queue");
+}
+
+fn seq(n: u32) -> TcpSeqNumber {
+    TcpSeqNumber(n as i32)
+}
+
+/// With the SYN queue full, a client is answered with a cookie and gets
+/// in; everything the stack sends it after (data, its FIN, the reset for
+/// data sent to a closed socket) is numbered from the cookie, and what the
+/// client sends reaches the program.
+#[test]
+fn a_connection_from_a_cookie_keeps_the_clients_numbers() {
+    let (stack, mut peer) = raw_pair(|b| b.syn_backlog(1));
+    let listener = TcpListener::bind(&stack, addr(A4, 80)).unwrap();
+    half_open(&mut peer, 1000);
+    let (mut conn, _) = RawConn::open(&mut peer, PEER, 40000, STACK, 80, 7, SECOND, 5 * SECOND)
+        .expect("a client is answered while the SYN queue is full");
+    let stats = stack.stats();
+    assert_eq!(stats.syn_cookies_sent, 1, "{stats:?}");
+    let (server, _) = listener.accept().unwrap();
+    assert_eq!(stack.stats().syn_cookies_accepted, 1);
+
+    server.write_all(b"hello").unwrap();
+    let data = peer
+        .expect(5 * SECOND, |s| s.dst_port == 40000 && s.len > 0)
+        .expect("the server's data");
+    assert_eq!(
+        (data.seq, data.len),
+        (seq(conn.rcv), 5),
+        "numbered from the cookie"
+    );
+    conn.rcv = conn.rcv.wrapping_add(5);
+
+    conn.send(&mut peer, TcpControl::Psh, b"ping");
+    conn.snd = conn.snd.wrapping_add(4);
+    let mut buf = [0; 4];
+    server.set_read_timeout(Some(5 * SECOND)).unwrap();
+    (&server).read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"ping");
+
+    drop(server);
+    let fin = peer
+        .expect(5 * SECOND, |s| {
+            s.dst_port == 40000 && s.control == TcpControl::Fin
+        })
+        .expect("the server's FIN");
+    assert_eq!(fin.seq, seq(conn.rcv), "the FIN follows the data");
+    // New data for a socket nobody holds: reset (Linux's TCPAbortOnData),
+    // numbered as the client knows the connection.
+    conn.send(&mut peer, TcpControl::Psh, b"more");
+    let rst = peer
+        .expect(5 * SECOND, |s| {
+            s.dst_port == 40000 && s.control == TcpControl::Rst
+        })
+        .expect("a reset for data after close");
+    let fin_end = seq(conn.rcv.wrapping_add(1));
+    assert!(
+        rst.seq == seq(conn.rcv) || rst.seq == fin_end,
+        "the reset's sequence {:?} is the connection's ({:?})",
+        rst.seq,
+        fin_end
+    );
+    assert!(
+        eventually(5 * SECOND, || stack.stats().sockets == 1),
+        "only the half-open handshake is left: {:?}",
+        stack.stats()
+    );
+}
+
+/// An ACK that returns no cookie of this listener is reset and makes no
+/// connection, even while the listener is sending cookies.
+#[test]
+fn a_forged_cookie_makes_no_connection() {
+    let (stack, mut peer) = raw_pair(|b| b.syn_backlog(1));
+    let listener = TcpListener::bind(&stack, addr(A4, 80)).unwrap();
+    listener.set_nonblocking(true);
+    half_open(&mut peer, 1000);
+    // A second SYN, answered with a cookie, whose ACK never comes.
+    let syn = peer.tcp_frame(PEER, 2000, STACK, 80, TcpControl::Syn, 5, None, &[]);
+    peer.send(&syn);
+    let cookie = peer
+        .expect(5 * SECOND, |s| {
+            s.dst_port == 2000 && s.control == TcpControl::Syn
+        })
+        .expect("a cookie");
+    assert_eq!(stack.stats().syn_cookies_sent, 1);
+    for (port, ack) in [
+        (3000, 12345u32),
+        (2000, (cookie.seq.0 as u32).wrapping_add(2)),
+    ] {
+        let forged = peer.tcp_frame(PEER, port, STACK, 80, TcpControl::None, 6, Some(ack), &[]);
+        peer.send(&forged);
+        let rst = peer
+            .expect(5 * SECOND, |s| {
+                s.dst_port == port && s.control == TcpControl::Rst
+            })
+            .expect("a forged cookie is reset");
+        assert_eq!(rst.seq, seq(ack));
+    }
+    let stats = stack.stats();
+    assert_eq!(
+        (stats.syn_cookies_failed, stats.syn_cookies_accepted),
+        (2, 0),
+        "{stats:?}"
+    );
+    assert_eq!(stats.sockets, 1, "{stats:?}");
+    assert!(matches!(listener.accept(), Err(Error::WouldBlock)));
+}
+
+/// Many smoltcp clients at once on a SYN queue of one: all but the first
+/// few get in on a cookie, and every byte arrives both ways, over IPv4 and
+/// IPv6 (no window scaling: 64 KiB windows).
+#[test]
+fn a_burst_of_clients_beyond_the_syn_queue_all_get_in_and_carry_data() {
+    const CLIENTS: usize = 32;
+    const LEN: usize = 200 << 10;
+    let (a, b) = pair_with(|b| b.syn_backlog(1));
+    let listener = TcpListener::bind(&a, addr("::", 80)).unwrap();
+    let clients: Vec<TcpStream> = (0..CLIENTS)
+        .map(|i| {
+            let to = if i % 2 == 0 {
+                addr(A4, 80)
+            } else {
+                addr(A6, 80)
+            };
+            TcpStream::connect_nonblocking(&b, to).unwrap()
+        })
+        .collect();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for _ in 0..CLIENTS {
+                let (conn, _) = listener.accept().unwrap();
+                s.spawn(move || {
+                    // Echo until the client's end.
+                    let mut buf = vec![0; 16 << 10];
+                    loop {
+                        let n = conn.read(&mut buf).unwrap();
+                        if n == 0 {
+                            break;
+                        }
+                        conn.write_all(&buf[..n]).unwrap();
+                    }
+                    conn.shutdown(Shutdown::Write).unwrap();
+                });
+            }
+        });
+        for (i, client) in clients.iter().enumerate() {
+            s.spawn(move || {
+                wait_for(client, Events::OUT);
+                client.connected().expect("connected");
+                client.set_nonblocking(false);
+                let data = pattern(LEN, i as u8);
+                let reader = client;
+                let echoed = std::thread::scope(|t| {
+                    let back = t.spawn(move || {
+                        let mut got = Vec::new();
+                        let mut reader = reader;
+                        reader.read_to_end(&mut got).unwrap();
+                        got
+                    });
+                    client.write_all(&data).unwrap();
+                    client.shutdown(Shutdown::Write).unwrap();
+                    back.join().unwrap()
+                });
+                assert_eq!(echoed.len(), LEN, "client {i}");
+                assert_eq!(fnv(&echoed), fnv(&data), "client {i}");
+            });
+        }
+    });
+    let stats = a.stats();
+    eprintln!("{stats:?}");
+    assert!(
+        stats.syn_cookies_accepted >= CLIENTS as u64 / 2,
+        "most clients came in on a cookie: {stats:?}"
+    );
+    assert_eq!(stats.syn_cookies_failed, 0, "{stats:?}");
+}

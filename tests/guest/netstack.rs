@@ -45,6 +45,14 @@ fn sh(script: &str) {
 
 /// A stack on a fresh TAP interface whose kernel side has its addresses.
 fn stack(backend: Backend) -> Stack {
+    stack_with(backend, |b| b)
+}
+
+/// [`stack`], its builder through `f` first.
+fn stack_with(
+    backend: Backend,
+    f: impl FnOnce(vpoll_netstack::Builder) -> vpoll_netstack::Builder,
+) -> Stack {
     // Room for a thousand connections on the emulation (two fds each).
     kernel::raise_fd_limit();
     let link = Link::tap(TAP).unwrap();
@@ -52,12 +60,12 @@ fn stack(backend: Backend) -> Stack {
         // No duplicate address detection: the address is usable at once.
         "echo 0 >/proc/sys/net/ipv6/conf/{TAP}/accept_dad && ip link set {TAP} up && ip addr add {KERNEL4}/24 dev {TAP} && ip -6 addr add {KERNEL6}/64 dev {TAP} && ip link set lo up"
     ));
-    Stack::builder(link)
+    f(Stack::builder(link)
         .address(STACK4.parse().unwrap(), 24)
         .address(STACK6.parse().unwrap(), 64)
-        .backend(backend)
-        .start()
-        .unwrap()
+        .backend(backend))
+    .start()
+    .unwrap()
 }
 
 /// The fd is the backend's: by fdinfo for the kernel backends; a socket
@@ -574,5 +582,61 @@ fn kernel_connections_closed_by_either_side_leave_the_stack_as_it_was() {
         } else {
             assert!(held + reused <= n as u64, "{backend}: {stats:?}");
         }
+    }
+}
+
+/// Kernel clients at once on a listener whose SYN queue holds one
+/// handshake: the rest are answered with SYN cookies, and the kernel's TCP
+/// (which offers window scaling, SACK and timestamps, all refused by a
+/// cookie) carries 64 KiB each way on every connection, over IPv4 and IPv6.
+#[test]
+fn kernel_clients_beyond_a_full_syn_queue_get_in_on_cookies_and_carry_data() {
+    const CLIENTS: usize = 48;
+    const LEN: usize = 64 << 10;
+    for backend in backends() {
+        let stack = stack_with(backend, |b| b.syn_backlog(1));
+        let listener = TcpListener::bind_with_backlog(&stack, addr("::", 5012), CLIENTS).unwrap();
+        thread::scope(|s| {
+            s.spawn(|| {
+                for _ in 0..CLIENTS {
+                    let (conn, _) = listener.accept().unwrap();
+                    s.spawn(move || {
+                        let mut buf = vec![0; 16 << 10];
+                        loop {
+                            match conn.read(&mut buf).unwrap() {
+                                0 => break,
+                                n => conn.write_all(&buf[..n]).unwrap(),
+                            }
+                        }
+                        conn.shutdown(Shutdown::Write).unwrap();
+                    });
+                }
+            });
+            for i in 0..CLIENTS {
+                s.spawn(move || {
+                    let to = if i % 2 == 0 { STACK4 } else { STACK6 };
+                    let mut c = std::net::TcpStream::connect(addr(to, 5012)).unwrap();
+                    let data: Vec<u8> = pattern(LEN).iter().map(|b| b ^ i as u8).collect();
+                    let mut back = c.try_clone().unwrap();
+                    let got = thread::scope(|t| {
+                        let reader = t.spawn(move || {
+                            let mut got = Vec::new();
+                            back.read_to_end(&mut got).unwrap();
+                            got
+                        });
+                        c.write_all(&data).unwrap();
+                        c.shutdown(Shutdown::Write).unwrap();
+                        reader.join().unwrap()
+                    });
+                    assert_eq!((got.len(), fnv(&got)), (LEN, fnv(&data)), "client {i}");
+                });
+            }
+        });
+        let stats = stack.stats();
+        eprintln!("{backend}: {stats:?}");
+        assert!(
+            stats.syn_cookies_accepted > 0 && stats.syn_cookies_failed == 0,
+            "{backend}: {stats:?}"
+        );
     }
 }

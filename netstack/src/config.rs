@@ -31,6 +31,18 @@ impl Default for Keepalive {
     }
 }
 
+/// A TCP socket's receive and send buffers, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Buffers {
+    pub rx: usize,
+    pub tx: usize,
+}
+
+/// The smallest and largest buffer a socket may ask for: a segment's worth
+/// and, with window scaling, far beyond any window this stack will see.
+pub(crate) const BUFFER_MIN: usize = 2 << 10;
+pub(crate) const BUFFER_MAX: usize = 64 << 20;
+
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Config {
     pub tcp_rx: usize,
@@ -52,6 +64,16 @@ pub(crate) struct Config {
     pub time_wait: Duration,
     /// Dropped connections still closing, at most (`tcp_max_orphans`).
     pub max_orphans: usize,
+}
+
+impl Config {
+    /// The buffers of a socket that asks for none of its own.
+    pub fn buffers(&self) -> Buffers {
+        Buffers {
+            rx: self.tcp_rx,
+            tx: self.tcp_tx,
+        }
+    }
 }
 
 impl Default for Config {

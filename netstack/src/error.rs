@@ -34,6 +34,12 @@ pub enum Error {
         /// Why it is refused.
         why: &'static str,
     },
+    /// An argument out of range, or a call out of order.
+    #[error("invalid argument: {why}")]
+    InvalidInput {
+        /// What is wrong.
+        why: &'static str,
+    },
     /// The local address is not one of the stack's.
     #[error("{addr} is not an address of this stack")]
     AddrNotAvailable {
@@ -116,7 +122,7 @@ impl Error {
             Error::Tap { source, .. } | Error::Link { source, .. } | Error::Io { source, .. } => {
                 source.kind()
             }
-            Error::InvalidAddress { .. } => K::InvalidInput,
+            Error::InvalidAddress { .. } | Error::InvalidInput { .. } => K::InvalidInput,
             Error::AddrNotAvailable { .. } => K::AddrNotAvailable,
             Error::AddrInUse { .. } => K::AddrInUse,
             Error::Unreachable { .. } => K::HostUnreachable,

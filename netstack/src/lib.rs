@@ -66,7 +66,9 @@
 //! | timestamps, window scaling, congestion control | as smoltcp has them |
 //!
 //! Memory is bounded: each socket with buffers holds
-//! [`Builder::tcp_buffers`] (64 + 64 KiB by default), and there are at most
+//! [`Builder::tcp_buffers`] (64 + 64 KiB by default) or its own
+//! ([`TcpSocket`], as `SO_RCVBUF`/`SO_SNDBUF`; a listener's go to the
+//! connections it accepts), and there are at most
 //! [`Builder::max_sockets`] (16,384) of them, connections, handshakes and
 //! UDP sockets together; TIME-WAIT holds about a hundred bytes. A connect
 //! or bind beyond the limit fails with [`Error::SocketLimit`] and a SYN
@@ -87,6 +89,7 @@ mod socket;
 mod stack;
 mod sys;
 mod tcp;
+mod tcp_socket;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 mod udp;
@@ -97,5 +100,6 @@ pub use link::{Link, DEFAULT_MTU};
 pub use shown::Stats;
 pub use stack::{Builder, Stack, LINGER};
 pub use tcp::{TcpListener, TcpStream, DEFAULT_BACKLOG};
+pub use tcp_socket::TcpSocket;
 pub use udp::UdpSocket;
 pub use vpoll::{Backend, Events};

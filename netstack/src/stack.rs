@@ -18,7 +18,7 @@ use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr};
 use vpoll::Backend;
 
-use crate::config::Config;
+use crate::config::{Buffers, Config};
 use crate::engine::{cidr, Engine};
 use crate::error::{Error, Result};
 use crate::link::Link;
@@ -37,6 +37,8 @@ pub(crate) struct Shared {
     kicked: AtomicBool,
     stop: AtomicBool,
     pub counters: Arc<Counters>,
+    /// A new TCP socket's buffers, unless it asks for its own.
+    pub buffers: Buffers,
     /// Notified after each round of the stack's thread.
     cycled: Condvar,
     /// With [`Builder::activity_fd`]: the design vpoll replaces.
@@ -177,11 +179,13 @@ impl Builder {
     }
 
     /// Each TCP socket's receive and send buffer, in bytes (default 64 KiB
-    /// each). A connection holds both until it reaches TIME-WAIT (which
+    /// each; 2 KiB to 64 MiB), unless it asks for its own
+    /// ([`TcpSocket`](crate::TcpSocket)). A connection holds both until it reaches TIME-WAIT (which
     /// holds neither) or is gone.
     pub fn tcp_buffers(mut self, rx: usize, tx: usize) -> Builder {
-        self.config.tcp_rx = rx.max(1);
-        self.config.tcp_tx = tx.max(1);
+        use crate::config::{BUFFER_MAX, BUFFER_MIN};
+        self.config.tcp_rx = rx.clamp(BUFFER_MIN, BUFFER_MAX);
+        self.config.tcp_tx = tx.clamp(BUFFER_MIN, BUFFER_MAX);
         self
     }
 
@@ -320,6 +324,7 @@ impl Builder {
                 source,
             })?;
         let counters = Arc::new(Counters::default());
+        let buffers = config.buffers();
         let engine = Engine::new(iface, link, routed, config, Arc::clone(&counters), seed);
         let activity = match activity {
             true => Some(eventfd()?),
@@ -329,6 +334,7 @@ impl Builder {
             engine: Mutex::new(engine),
             backend,
             counters,
+            buffers,
             cycled: Condvar::new(),
             activity,
             wake,

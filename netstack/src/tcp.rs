@@ -11,11 +11,11 @@ use std::sync::Arc;
 
 use vpoll::Backend;
 
-use crate::config::Keepalive;
+use crate::config::{Buffers, Keepalive};
 use crate::engine::Key;
 use crate::error::{Error, Result};
 use crate::socket::{SocketFd, Want};
-use crate::stack::Stack;
+use crate::stack::{Shared, Stack};
 
 /// The accept queue of [`TcpListener::bind`]: Linux's default `somaxconn`.
 pub const DEFAULT_BACKLOG: usize = 4096;
@@ -55,13 +55,21 @@ impl TcpListener {
         addr: SocketAddr,
         backlog: usize,
     ) -> Result<TcpListener> {
-        let shown = stack.shared.new_fd()?;
-        let id = stack
-            .shared
+        TcpListener::listen(&stack.shared, addr, backlog, None)
+    }
+
+    pub(crate) fn listen(
+        shared: &Arc<Shared>,
+        addr: SocketAddr,
+        backlog: usize,
+        buffers: Option<Buffers>,
+    ) -> Result<TcpListener> {
+        let shown = shared.new_fd()?;
+        let id = shared
             .lock()
-            .listen(addr, backlog, Arc::clone(&shown))?;
+            .listen(addr, backlog, buffers, Arc::clone(&shown))?;
         Ok(TcpListener {
-            fd: SocketFd::new(stack.shared.clone(), shown),
+            fd: SocketFd::new(Arc::clone(shared), shown),
             id,
             local: addr,
         })
@@ -139,7 +147,15 @@ impl TcpStream {
     /// Connects to `addr` and waits until the connection is established or
     /// fails ([`Error::ConnectionRefused`], …).
     pub fn connect(stack: &Stack, addr: SocketAddr) -> Result<TcpStream> {
-        let stream = TcpStream::start_connect(stack, addr)?;
+        TcpStream::connect_with(&stack.shared, addr, None)
+    }
+
+    pub(crate) fn connect_with(
+        shared: &Arc<Shared>,
+        addr: SocketAddr,
+        buffers: Option<Buffers>,
+    ) -> Result<TcpStream> {
+        let stream = TcpStream::start_connect(shared, addr, buffers)?;
         stream.fd.blocking(Want::Write, || stream.connected())?;
         Ok(stream)
     }
@@ -148,16 +164,20 @@ impl TcpStream {
     /// socket's `connect` does with `EINPROGRESS`: the fd reports `OUT` once
     /// connected, `ERR|HUP` if it fails. The stream is non-blocking.
     pub fn connect_nonblocking(stack: &Stack, addr: SocketAddr) -> Result<TcpStream> {
-        let stream = TcpStream::start_connect(stack, addr)?;
+        let stream = TcpStream::start_connect(&stack.shared, addr, None)?;
         stream.set_nonblocking(true);
         Ok(stream)
     }
 
-    fn start_connect(stack: &Stack, addr: SocketAddr) -> Result<TcpStream> {
-        let shown = stack.shared.new_fd()?;
-        let key = stack.shared.lock().connect(addr, Arc::clone(&shown))?;
+    fn start_connect(
+        shared: &Arc<Shared>,
+        addr: SocketAddr,
+        buffers: Option<Buffers>,
+    ) -> Result<TcpStream> {
+        let shown = shared.new_fd()?;
+        let key = shared.lock().connect(addr, buffers, Arc::clone(&shown))?;
         Ok(TcpStream {
-            fd: SocketFd::new(stack.shared.clone(), shown),
+            fd: SocketFd::new(Arc::clone(shared), shown),
             key,
         })
     }

@@ -9,7 +9,7 @@ use std::net::Shutdown;
 use std::thread;
 
 use common::*;
-use vpoll_netstack::{Error, Events, TcpListener, TcpStream};
+use vpoll_netstack::{Error, Events, TcpListener, TcpSocket, TcpStream};
 
 #[test]
 fn a_small_exchange_echoes() {
@@ -373,4 +373,75 @@ fn a_reset_after_the_peers_fin_still_reads_as_the_end() {
     // As Linux (tcp_reset in CLOSE_WAIT: EPIPE; reads see the FIN first).
     assert_eq!(server.read(&mut [0; 8]).unwrap(), 0);
     assert!(matches!(server.write(b"x"), Err(Error::BrokenPipe)));
+}
+
+/// How much a program can write to a peer that reads nothing: the send
+/// buffer plus the peer's receive window.
+fn writable_until_blocked(stream: &TcpStream) -> usize {
+    stream.set_nonblocking(true);
+    let chunk = [7u8; 1024];
+    let (mut total, mut idle) = (0, 0);
+    while idle < 20 {
+        match stream.write(&chunk) {
+            Ok(n) => {
+                total += n;
+                idle = 0;
+            }
+            Err(Error::WouldBlock) => {
+                idle += 1;
+                thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => panic!("write: {e}"),
+        }
+    }
+    total
+}
+
+/// A socket's own buffers: the client's send buffer and, through the
+/// listener, the accepted connection's receive buffer, as `SO_SNDBUF` and
+/// an inherited `SO_RCVBUF` would set them.
+#[test]
+fn a_sockets_own_buffers_bound_what_it_holds() {
+    let (a, b) = pair();
+    let socket = TcpSocket::new(&a);
+    socket.set_recv_buffer_size(8 << 10).unwrap();
+    socket.bind(addr(A4, 11)).unwrap();
+    let listener = socket.listen(16).unwrap();
+    let client = TcpSocket::new(&b);
+    client.set_send_buffer_size(16 << 10).unwrap();
+    assert_eq!(
+        (client.send_buffer_size(), client.recv_buffer_size()),
+        (16 << 10, 64 << 10),
+        "the other one is the stack's"
+    );
+    let client = client.connect(addr(A4, 11)).unwrap();
+    let (_server, _) = listener.accept().unwrap();
+    let held = writable_until_blocked(&client);
+    assert_eq!(held, (16 + 8) << 10, "send buffer and the peer's window");
+
+    // The stack's own, for comparison: 64 KiB each.
+    let (_a, _b, _l, client, _server) = connected(12);
+    assert_eq!(writable_until_blocked(&client), 128 << 10);
+}
+
+#[test]
+fn socket_options_out_of_range_or_out_of_order_are_refused() {
+    let (a, _b) = pair();
+    let socket = TcpSocket::new(&a);
+    for size in [0, 100, 65 << 20] {
+        let e = socket.set_recv_buffer_size(size).unwrap_err();
+        assert_eq!(
+            std::io::Error::from(e).kind(),
+            std::io::ErrorKind::InvalidInput
+        );
+        assert!(socket.set_send_buffer_size(size).is_err());
+    }
+    assert_eq!(socket.recv_buffer_size(), 64 << 10, "unchanged");
+    assert!(matches!(socket.listen(1), Err(Error::InvalidInput { .. })));
+    let socket = TcpSocket::new(&a);
+    socket.bind(addr(A4, 13)).unwrap();
+    assert!(matches!(
+        socket.connect(addr(B4, 13)),
+        Err(Error::InvalidInput { .. })
+    ));
 }

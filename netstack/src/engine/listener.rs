@@ -27,6 +27,7 @@ use smoltcp::wire::{HardwareAddress, IpAddress, TcpControl, TcpRepr};
 
 use super::segment::{self, Segment, Tuple};
 use super::{Conn, Engine, Key, Role, Stream};
+use crate::config::Buffers;
 use crate::error::{Error, Result};
 use crate::readiness;
 use crate::shown::Shown;
@@ -54,6 +55,8 @@ pub(crate) struct Listener {
     backlog: usize,
     /// When the listener last answered with a SYN cookie.
     cookies_sent: Option<Instant>,
+    /// Its connections' buffers.
+    buffers: Buffers,
 }
 
 impl Listener {
@@ -71,7 +74,14 @@ impl Listener {
 impl Engine {
     /// Listens on `addr` with room for `backlog` connections waiting to be
     /// accepted; its fd is `shown`.
-    pub fn listen(&mut self, addr: SocketAddr, backlog: usize, shown: Arc<Shown>) -> Result<usize> {
+    /// Each connection it takes has `buffers` (the stack's if `None`).
+    pub fn listen(
+        &mut self,
+        addr: SocketAddr,
+        backlog: usize,
+        buffers: Option<Buffers>,
+        shown: Arc<Shown>,
+    ) -> Result<usize> {
         self.check_running()?;
         self.check_local(addr)?;
         if addr.port() == 0 {
@@ -106,6 +116,7 @@ impl Engine {
                 queue: VecDeque::new(),
                 backlog: backlog.max(1),
                 cookies_sent: None,
+                buffers: buffers.unwrap_or(self.config.buffers()),
             },
         );
         self.ports.tcp.insert(addr.port());
@@ -155,7 +166,7 @@ impl Engine {
         let spare = match self.listeners.get_mut(&id)?.spare.take() {
             Some(spare) => spare,
             None => {
-                let mut socket = self.new_tcp();
+                let mut socket = self.new_tcp(self.listeners[&id].buffers);
                 socket.listen(self.listeners[&id].endpoint).ok()?;
                 socket
             }
@@ -222,7 +233,7 @@ impl Engine {
             control: TcpControl::Syn,
             seq_number: cookie,
             ack_number: Some(seg.seq + 1),
-            window_len: u16::try_from(self.config.tcp_rx).unwrap_or(u16::MAX),
+            window_len: u16::try_from(self.listeners[&id].buffers.rx).unwrap_or(u16::MAX),
             window_scale: None,
             max_seg_size: Some(mss),
             sack_permitted: false,

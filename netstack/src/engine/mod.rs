@@ -43,7 +43,7 @@ use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{EthernetAddress, IpAddress, IpCidr, IpEndpoint, TcpSeqNumber};
 use vpoll::Events;
 
-use crate::config::{Config, Keepalive};
+use crate::config::{Buffers, Config, Keepalive};
 use crate::error::{Error, Result};
 use crate::link::Link;
 use crate::readiness::DEAD;
@@ -948,10 +948,10 @@ impl Engine {
     // --- common -----------------------------------------------------------------
 
     /// A TCP socket with the stack's buffers.
-    fn new_tcp(&self) -> tcp::Socket<'static> {
+    fn new_tcp(&self, buffers: Buffers) -> tcp::Socket<'static> {
         let mut socket = tcp::Socket::new(
-            tcp::SocketBuffer::new(vec![0; self.config.tcp_rx]),
-            tcp::SocketBuffer::new(vec![0; self.config.tcp_tx]),
+            tcp::SocketBuffer::new(vec![0; buffers.rx]),
+            tcp::SocketBuffer::new(vec![0; buffers.tx]),
         );
         // Small writes go out at once, as programs written for kernel
         // sockets with TCP_NODELAY expect of a request/response exchange.

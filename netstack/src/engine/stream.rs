@@ -16,7 +16,7 @@ use vpoll::Events;
 
 use super::segment::Tuple;
 use super::{socket_addr, Engine, Key, Role};
-use crate::config::Keepalive;
+use crate::config::{Buffers, Keepalive};
 use crate::error::{Error, Result};
 use crate::readiness::{self, rx_closed, tx_closed, StreamView};
 use crate::shown::Shown;
@@ -116,7 +116,13 @@ impl Engine {
     }
 
     /// Starts a connection to `remote`; its fd is `shown`.
-    pub fn connect(&mut self, remote: SocketAddr, shown: Arc<Shown>) -> Result<Key> {
+    /// Its buffers are `buffers` (the stack's if `None`).
+    pub fn connect(
+        &mut self,
+        remote: SocketAddr,
+        buffers: Option<Buffers>,
+        shown: Arc<Shown>,
+    ) -> Result<Key> {
         self.check_running()?;
         let dst = IpAddress::from(remote.ip());
         if remote.port() == 0 || remote.ip().is_unspecified() || remote.ip().is_multicast() {
@@ -133,7 +139,7 @@ impl Engine {
             .ports
             .tcp_ephemeral()
             .ok_or(Error::PortsExhausted { addr: remote })?;
-        let mut socket = self.new_tcp();
+        let mut socket = self.new_tcp(buffers.unwrap_or(self.config.buffers()));
         if socket.connect(self.iface.context(), remote, port).is_err() {
             self.ports.tcp.remove(&port);
             return Err(Error::Unreachable { addr: remote });

@@ -640,3 +640,117 @@ fn kernel_clients_beyond_a_full_syn_queue_get_in_on_cookies_and_carry_data() {
         );
     }
 }
+
+/// Waits up to `secs` for `cond`; says whether it held.
+fn within(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    true
+}
+
+/// Kernel peers that stop taking part, as Linux's TCP would treat them: a
+/// connection the program dropped, whose kernel peer never closes, ends
+/// after the FIN-WAIT-2 timeout; data the kernel sends to one is answered
+/// with a reset (ECONNRESET there); keepalive gives up on a kernel peer
+/// that vanished (its address removed: nothing answers) with `TimedOut`,
+/// the fd showing `ERR|HUP`.
+#[test]
+fn kernel_peers_that_stop_answering_are_given_up_as_linux_would() {
+    use vpoll_netstack::Keepalive;
+    for backend in backends() {
+        let stack = stack_with(backend, |b| b.fin_timeout(Duration::from_secs(2)));
+        let listener = TcpListener::bind(&stack, addr(STACK4, 5013)).unwrap();
+
+        // FIN-WAIT-2 with a peer that never sends its FIN.
+        let mut silent = std::net::TcpStream::connect(addr(STACK4, 5013)).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        drop(server);
+        assert_eq!(silent.read(&mut [0; 1]).unwrap(), 0);
+        let started = std::time::Instant::now();
+        assert!(
+            within(10, || stack.stats().sockets == 0),
+            "{backend}: the orphan is still there: {:?}",
+            stack.stats()
+        );
+        let took = started.elapsed();
+        let stats = stack.stats();
+        assert!(
+            stats.orphans == 0 && stats.timeouts >= 1,
+            "{backend}: {stats:?}"
+        );
+        assert!(
+            took >= Duration::from_millis(1500),
+            "{backend}: gone too soon, {took:?}"
+        );
+
+        // Data for a connection the program dropped: a reset.
+        let mut late = std::net::TcpStream::connect(addr(STACK4, 5013)).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        drop(server);
+        assert_eq!(late.read(&mut [0; 1]).unwrap(), 0);
+        late.write_all(b"anyone there?").unwrap();
+        assert!(
+            within(10, || stack.stats().orphans_reset >= 1),
+            "{backend}: no reset for data after close: {:?}",
+            stack.stats()
+        );
+        // The kernel had the FIN: the reset makes its next writes fail
+        // (EPIPE in CLOSE-WAIT, as tcp_reset sets it).
+        let mut failed = None;
+        within(10, || match late.write(b"!") {
+            Ok(_) => false,
+            Err(e) => {
+                failed = Some(e.kind());
+                true
+            }
+        });
+        assert!(
+            matches!(
+                failed,
+                Some(std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset)
+            ),
+            "{backend}: the kernel's writes after the reset: {failed:?}"
+        );
+        eprintln!("{backend}: orphan reset; FIN-WAIT-2 ended after {took:.1?}");
+
+        // Keepalive against a peer that is gone.
+        let _vanishing = std::net::TcpStream::connect(addr(STACK4, 5013)).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        server
+            .set_keepalive(Some(Keepalive {
+                idle: Duration::from_secs(1),
+                interval: Duration::from_secs(1),
+                count: 2,
+            }))
+            .unwrap();
+        sh(&format!("ip addr del {KERNEL4}/24 dev {TAP}"));
+        let started = std::time::Instant::now();
+        let shown = poll_main(&server, Events::IN, 15_000);
+        let took = started.elapsed();
+        // The emulation cannot show ERR (a socket pair has no way to), and
+        // counts it; the error is there all the same.
+        let want = match backend {
+            Backend::Emulation => Events::HUP,
+            _ => Events::ERR | Events::HUP,
+        };
+        assert!(
+            shown.contains(want),
+            "{backend}: after {took:?} the fd shows {shown:?}"
+        );
+        assert!(
+            took < Duration::from_secs(8),
+            "{backend}: keepalive took {took:?}"
+        );
+        assert!(
+            matches!(server.take_error(), Ok(Some(Error::TimedOut))),
+            "{backend}"
+        );
+        drop(silent);
+        drop(late);
+    }
+}

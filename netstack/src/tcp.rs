@@ -2,7 +2,7 @@
 
 //! TCP: a listener and a stream, shaped like `std::net`'s.
 
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
@@ -164,7 +164,15 @@ impl TcpStream {
     /// socket's `connect` does with `EINPROGRESS`: the fd reports `OUT` once
     /// connected, `ERR|HUP` if it fails. The stream is non-blocking.
     pub fn connect_nonblocking(stack: &Stack, addr: SocketAddr) -> Result<TcpStream> {
-        let stream = TcpStream::start_connect(&stack.shared, addr, None)?;
+        TcpStream::connect_nonblocking_with(&stack.shared, addr, None)
+    }
+
+    pub(crate) fn connect_nonblocking_with(
+        shared: &Arc<Shared>,
+        addr: SocketAddr,
+        buffers: Option<Buffers>,
+    ) -> Result<TcpStream> {
+        let stream = TcpStream::start_connect(shared, addr, buffers)?;
         stream.set_nonblocking(true);
         Ok(stream)
     }
@@ -199,6 +207,21 @@ impl TcpStream {
     pub fn write(&self, buf: &[u8]) -> Result<usize> {
         self.fd
             .blocking(Want::Write, || self.fd.shared.lock().send(self.key, buf))
+    }
+
+    /// Queues as much of `bufs`, in order, as fits (or waits for room):
+    /// one call into the stack for all of them, as `writev`.
+    pub fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> Result<usize> {
+        self.fd.blocking(Want::Write, || {
+            self.fd.shared.lock().send_vectored(self.key, bufs)
+        })
+    }
+
+    /// Reads what has arrived without taking it: the next read gets it
+    /// again (`MSG_PEEK`).
+    pub fn peek(&self, buf: &mut [u8]) -> Result<usize> {
+        self.fd
+            .blocking(Want::Read, || self.fd.shared.lock().peek(self.key, buf))
     }
 
     /// Writes all of `buf`, waiting for room as needed.
@@ -265,6 +288,45 @@ impl TcpStream {
         self.fd.shared.lock().set_user_timeout(self.key, timeout)
     }
 
+    /// `TCP_NODELAY`. On by default here (unlike a kernel socket): smoltcp
+    /// would hold a small write back for the ACK of the last one, which
+    /// costs a request/response exchange a delayed ACK each time. Off,
+    /// small writes are coalesced (Nagle's algorithm).
+    pub fn set_nodelay(&self, nodelay: bool) -> Result<()> {
+        self.fd.shared.lock().set_nodelay(self.key, nodelay)
+    }
+
+    /// Whether `TCP_NODELAY` is on.
+    pub fn nodelay(&self) -> Result<bool> {
+        self.fd.shared.lock().nodelay(self.key)
+    }
+
+    /// The TTL (hop limit, on IPv6) of what it sends: 1 to 255 (default 64).
+    pub fn set_ttl(&self, ttl: u32) -> Result<()> {
+        self.fd.shared.lock().set_ttl(self.key, ttl)
+    }
+
+    /// The TTL of what it sends.
+    pub fn ttl(&self) -> Result<u32> {
+        self.fd.shared.lock().ttl(self.key)
+    }
+
+    /// `SO_LINGER`. `Some(Duration::ZERO)`: dropping the stream resets the
+    /// connection at once (an RST, nothing queued is sent). Otherwise a
+    /// dropped stream closes in the background, as a non-blocking kernel
+    /// socket's `close` does whatever the linger (the stack goes on sending
+    /// what was queued, within [`Builder::fin_timeout`]).
+    ///
+    /// [`Builder::fin_timeout`]: crate::Builder::fin_timeout
+    pub fn set_linger(&self, linger: Option<Duration>) -> Result<()> {
+        self.fd.shared.lock().set_linger(self.key, linger)
+    }
+
+    /// `SO_LINGER`, as set.
+    pub fn linger(&self) -> Result<Option<Duration>> {
+        self.fd.shared.lock().linger(self.key)
+    }
+
     /// In non-blocking mode reads and writes that would wait say
     /// [`Error::WouldBlock`] (`io::ErrorKind::WouldBlock` through `Read`
     /// and `Write`).
@@ -314,6 +376,10 @@ impl Write for &TcpStream {
         Ok(TcpStream::write(self, buf)?)
     }
 
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        Ok(TcpStream::write_vectored(self, bufs)?)
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
@@ -322,6 +388,10 @@ impl Write for &TcpStream {
 impl Write for TcpStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         Ok(TcpStream::write(self, buf)?)
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        Ok(TcpStream::write_vectored(self, bufs)?)
     }
 
     fn flush(&mut self) -> io::Result<()> {

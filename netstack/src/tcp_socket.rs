@@ -96,12 +96,24 @@ impl TcpSocket {
     /// Connects to `addr` with this socket's buffers, waiting until the
     /// connection is established or fails.
     pub fn connect(self, addr: SocketAddr) -> Result<TcpStream> {
-        if self.bound.get().is_some() {
-            return Err(Error::InvalidInput {
-                why: "a connection's local port is ephemeral: bind is for listening",
-            });
-        }
+        self.check_unbound()?;
         TcpStream::connect_with(&self.stack, addr, Some(self.buffers()))
+    }
+
+    /// Starts connecting to `addr` with this socket's buffers and returns
+    /// at once, as [`TcpStream::connect_nonblocking`].
+    pub fn connect_nonblocking(self, addr: SocketAddr) -> Result<TcpStream> {
+        self.check_unbound()?;
+        TcpStream::connect_nonblocking_with(&self.stack, addr, Some(self.buffers()))
+    }
+
+    fn check_unbound(&self) -> Result<()> {
+        match self.bound.get() {
+            None => Ok(()),
+            Some(_) => Err(Error::InvalidInput {
+                why: "a connection's local port is ephemeral: bind is for listening",
+            }),
+        }
     }
 
     fn buffers(&self) -> Buffers {

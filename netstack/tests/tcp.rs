@@ -135,8 +135,8 @@ fn a_full_send_buffer_clears_out_until_the_peer_reads() {
     );
 }
 
-/// Both ends send 40 KiB and shut down without reading: one ends in
-/// TIME-WAIT, the other closed, both without their sockets. What arrived
+/// Both ends send 40 KiB and shut down without reading: they end in
+/// TIME-WAIT or closed, without their sockets. What arrived
 /// is still read, in full, then the end (the stack once freed it with
 /// the socket).
 #[test]
@@ -156,7 +156,9 @@ fn data_not_yet_read_when_the_connection_ends_is_still_read() {
         a.stats(),
         b.stats()
     );
-    assert_eq!(b.stats().time_wait + a.stats().time_wait, 1);
+    // One ends in TIME-WAIT, or both (a simultaneous close).
+    let time_wait = b.stats().time_wait + a.stats().time_wait;
+    assert!((1..=2).contains(&time_wait), "{time_wait} in TIME-WAIT");
     for (stream, sent) in [(&server, &up), (&client, &down)] {
         assert!(shown(revents(stream)).contains(Events::IN | Events::HUP));
         let mut got = Vec::new();

@@ -5,7 +5,7 @@
 //! the program hears of it. Every method ends in [`Engine::refresh`].
 
 use std::collections::VecDeque;
-use std::io::Read;
+use std::io::{IoSlice, Read};
 use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
 
@@ -54,6 +54,8 @@ pub(crate) struct Stream {
     /// Data the program had not read when the connection's socket went
     /// (TIME-WAIT, or closed after both FINs): read before the end.
     pub unread: VecDeque<u8>,
+    /// `SO_LINGER`, as set.
+    pub linger: Option<std::time::Duration>,
 }
 
 impl Stream {
@@ -64,6 +66,7 @@ impl Stream {
             shut_rd: false,
             fin_seen: false,
             unread: VecDeque::new(),
+            linger: None,
         }
     }
 
@@ -187,16 +190,33 @@ impl Engine {
     /// Reads what has arrived; `Ok(0)` once the peer closed its side and
     /// everything was read.
     pub fn recv(&mut self, key: Key, buf: &mut [u8]) -> Result<usize> {
+        self.recv_or_peek(key, buf, false)
+    }
+
+    /// What [`recv`](Engine::recv) would read, left to be read again.
+    pub fn peek(&mut self, key: Key, buf: &mut [u8]) -> Result<usize> {
+        self.recv_or_peek(key, buf, true)
+    }
+
+    fn recv_or_peek(&mut self, key: Key, buf: &mut [u8], peek: bool) -> Result<usize> {
         let mut opened = false;
         let result = self.with_stream(key, |stream, socket| {
             if buf.is_empty() || stream.shut_rd {
                 return Ok(0);
             }
             if !stream.unread.is_empty() {
+                if peek {
+                    let (a, b) = stream.unread.as_slices();
+                    let n = buf.len().min(a.len() + b.len());
+                    let from_a = n.min(a.len());
+                    buf[..from_a].copy_from_slice(&a[..from_a]);
+                    buf[from_a..n].copy_from_slice(&b[..n - from_a]);
+                    return Ok(n);
+                }
                 return Ok(stream.unread.read(buf).unwrap_or(0));
             }
             if let Some(socket) = socket.as_deref() {
-                if socket.can_recv() {
+                if socket.can_recv() && !peek {
                     // A window that had shrunk below half grows back: the
                     // peer must hear of it, which the stack's thread sends.
                     opened = socket.recv_queue() * 2 >= socket.recv_capacity();
@@ -206,7 +226,11 @@ impl Engine {
                 .as_deref()
                 .map_or(tcp::State::Closed, tcp::Socket::state);
             if let Some(socket) = socket.filter(|s| s.can_recv()) {
-                return Ok(socket.recv_slice(buf).unwrap_or(0));
+                return Ok(if peek {
+                    socket.peek_slice(buf).unwrap_or(0)
+                } else {
+                    socket.recv_slice(buf).unwrap_or(0)
+                });
             }
             // As Linux: after the peer's FIN, reads end with 0 even if a
             // reset came later (the error stays for the next write or
@@ -228,6 +252,12 @@ impl Engine {
 
     /// Queues as much of `buf` as fits for sending.
     pub fn send(&mut self, key: Key, buf: &[u8]) -> Result<usize> {
+        self.send_vectored(key, &[IoSlice::new(buf)])
+    }
+
+    /// Queues as much of `bufs`, in order, as fits: one lock and one copy
+    /// for all of them.
+    pub fn send_vectored(&mut self, key: Key, bufs: &[IoSlice<'_>]) -> Result<usize> {
         let result = self.with_stream(key, |stream, socket| {
             if let Some(failure) = stream.failure.take() {
                 return Err(failure.error());
@@ -245,10 +275,18 @@ impl Engine {
             if !socket.may_send() {
                 return Err(Error::NotConnected);
             }
-            if buf.is_empty() {
+            if bufs.iter().all(|b| b.is_empty()) {
                 return Ok(0);
             }
-            match socket.send_slice(buf).unwrap_or(0) {
+            let mut sent = 0;
+            for buf in bufs {
+                let n = socket.send_slice(buf).unwrap_or(0);
+                sent += n;
+                if n < buf.len() {
+                    break;
+                }
+            }
+            match sent {
                 0 => Err(Error::WouldBlock),
                 n => Ok(n),
             }
@@ -312,6 +350,58 @@ impl Engine {
     }
 
     /// `TCP_USER_TIMEOUT` (`None`: off).
+    /// `TCP_NODELAY`: small writes go out at once (the default here: a
+    /// request/response exchange waits on no timer), or wait to be
+    /// coalesced (Nagle's algorithm) when off.
+    pub fn set_nodelay(&mut self, key: Key, nodelay: bool) -> Result<()> {
+        self.with_stream(key, |_, socket| {
+            if let Some(socket) = socket {
+                socket.set_nagle_enabled(!nodelay);
+            }
+            Ok(())
+        })
+    }
+
+    pub fn nodelay(&mut self, key: Key) -> Result<bool> {
+        let (_, socket) = self.stream(key)?;
+        Ok(socket.is_none_or(|s| !s.nagle_enabled()))
+    }
+
+    /// `IP_TTL` / `IPV6_UNICAST_HOPS` of what the connection sends.
+    pub fn set_ttl(&mut self, key: Key, ttl: u32) -> Result<()> {
+        let ttl = u8::try_from(ttl)
+            .ok()
+            .filter(|t| *t > 0)
+            .ok_or(Error::InvalidInput {
+                why: "a TTL is 1 to 255",
+            })?;
+        self.with_stream(key, |_, socket| {
+            if let Some(socket) = socket {
+                socket.set_hop_limit(Some(ttl));
+            }
+            Ok(())
+        })
+    }
+
+    pub fn ttl(&mut self, key: Key) -> Result<u32> {
+        let (_, socket) = self.stream(key)?;
+        Ok(socket.and_then(|s| s.hop_limit()).map_or(64, u32::from))
+    }
+
+    /// `SO_LINGER`: `Some(ZERO)` resets the connection when it is dropped
+    /// instead of closing it.
+    pub fn set_linger(&mut self, key: Key, linger: Option<std::time::Duration>) -> Result<()> {
+        self.with_stream(key, |stream, _| {
+            stream.linger = linger;
+            Ok(())
+        })
+    }
+
+    pub fn linger(&mut self, key: Key) -> Result<Option<std::time::Duration>> {
+        let (stream, _) = self.stream(key)?;
+        Ok(stream.linger)
+    }
+
     pub fn set_user_timeout(
         &mut self,
         key: Key,
@@ -336,8 +426,11 @@ impl Engine {
         let Some(handle) = sock.handle else {
             return self.forget(key);
         };
+        let reset =
+            matches!(&sock.role, Role::Stream(s) if s.linger == Some(std::time::Duration::ZERO));
         let socket = self.sockets.get_mut::<tcp::Socket>(handle);
-        if socket.can_recv() {
+        // Unread data, or a zero linger: a reset, as Linux's close.
+        if socket.can_recv() || reset {
             socket.abort();
         } else {
             socket.close();

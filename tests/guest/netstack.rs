@@ -754,3 +754,122 @@ fn kernel_peers_that_stop_answering_are_given_up_as_linux_would() {
         drop(late);
     }
 }
+
+/// `/bytes/N`: N bytes of [`pattern`]; anything else: "ok".
+async fn hyper_answer(
+    request: hyper::Request<hyper::body::Incoming>,
+) -> Result<hyper::Response<http_body_util::Full<hyper::body::Bytes>>, std::convert::Infallible> {
+    let body = match request.uri().path().strip_prefix("/bytes/") {
+        Some(n) => pattern(n.parse().unwrap_or(0)),
+        None => b"ok".to_vec(),
+    };
+    Ok(hyper::Response::new(http_body_util::Full::new(body.into())))
+}
+
+/// One HTTP/1.1 GET on a kernel connection: the response's body (by its
+/// `content-length`).
+fn kernel_get(conn: &mut std::net::TcpStream, path: &str) -> Vec<u8> {
+    conn.write_all(format!("GET {path} HTTP/1.1\r\nhost: stack\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = vec![0; 64 << 10];
+    let (head, length) = loop {
+        let n = conn.read(&mut buf).unwrap();
+        assert!(n > 0, "the response ended early");
+        got.extend_from_slice(&buf[..n]);
+        if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&got[..end]).to_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length: "))
+                .expect("a content-length")
+                .trim()
+                .parse()
+                .unwrap();
+            break (end + 4, length);
+        }
+    };
+    while got.len() < head + length {
+        let n = conn.read(&mut buf).unwrap();
+        assert!(n > 0, "the body ended early");
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(got.len(), head + length, "nothing after the body");
+    got.split_off(head)
+}
+
+/// hyper 1.x serving on the stack over TAP, kernel clients: 200 keep-alive
+/// connections at once (100 on the debug kernel), 10 requests each, then
+/// a 4 MiB body; the clients reset half their idle connections (as wrk's
+/// end of run) and close the rest: the server logs no error.
+#[test]
+fn hyper_serves_kernel_clients_keep_alive_a_large_body_and_resets() {
+    let clients = if kernel::is_debug() { 100 } else { 200 };
+    for backend in backends() {
+        let stack = stack(backend);
+        let listener = TcpListener::bind(&stack, addr(STACK4, 5014)).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .unwrap();
+        let errors = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let served = clients + 1;
+        thread::scope(|s| {
+            s.spawn(|| {
+                let mut conns: Vec<_> = (0..clients)
+                    .map(|_| std::net::TcpStream::connect(addr(STACK4, 5014)).unwrap())
+                    .collect();
+                for _ in 0..10 {
+                    for c in &mut conns {
+                        assert_eq!(kernel_get(c, "/"), b"ok");
+                    }
+                }
+                let mut big = std::net::TcpStream::connect(addr(STACK4, 5014)).unwrap();
+                let body = kernel_get(&mut big, &format!("/bytes/{}", 4 << 20));
+                assert_eq!((body.len(), fnv(&body)), (4 << 20, fnv(&pattern(4 << 20))));
+                conns.push(big);
+                for (i, c) in conns.into_iter().enumerate() {
+                    if i % 2 == 0 {
+                        let linger = nix::sys::socket::sockopt::Linger;
+                        let zero = libc::linger {
+                            l_onoff: 1,
+                            l_linger: 0,
+                        };
+                        nix::sys::socket::setsockopt(&c, linger, &zero).unwrap();
+                    }
+                    drop(c);
+                }
+            });
+            rt.block_on(async {
+                let listener = vpoll_netstack::tokio::TcpListener::from_std(listener).unwrap();
+                let mut tasks = Vec::new();
+                for _ in 0..served {
+                    let (conn, _) = listener.accept().await.unwrap();
+                    let errors = std::sync::Arc::clone(&errors);
+                    tasks.push(tokio::spawn(async move {
+                        let done = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(
+                                hyper_util::rt::TokioIo::new(conn),
+                                hyper::service::service_fn(hyper_answer),
+                            )
+                            .await;
+                        if let Err(e) = done {
+                            errors.lock().unwrap().push(format!("{e:?}"));
+                        }
+                    }));
+                }
+                for t in tasks {
+                    t.await.unwrap();
+                }
+            });
+        });
+        let errors = errors.lock().unwrap();
+        assert!(
+            errors.is_empty(),
+            "{backend}: {} errors: {:?}",
+            errors.len(),
+            &errors[..errors.len().min(3)]
+        );
+        eprintln!("{backend}: {served} connections served, no error");
+    }
+}

@@ -7,6 +7,7 @@
 
 pub mod churn;
 pub mod fd;
+pub mod http;
 pub mod measure;
 pub mod netstack;
 pub mod record;

@@ -281,18 +281,6 @@ fn epoll_echo<S: AsFd>(
 /// interface `tap`, waiting on its vpoll fd; the client is the kernel's TCP.
 pub fn echo_user_level(tap: &str, rounds: usize) -> Result<Echo, String> {
     let link = Link::tap(tap).map_err(|e| e.to_string())?;
-    let ip = |args: &str| {
-        let ok = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(format!("ip {args}"))
-            .status()
-            .is_ok_and(|s| s.success());
-        if ok {
-            Ok(())
-        } else {
-            Err(format!("ip {args} failed"))
-        }
-    };
     ip("link set lo up")?;
     ip(&format!("link set {tap} up"))?;
     ip(&format!("addr add 10.8.0.1/24 dev {tap}"))?;
@@ -318,6 +306,20 @@ pub fn echo_user_level(tap: &str, rounds: usize) -> Result<Echo, String> {
     Ok(echo_rounds(at, rounds, serve, || {
         stack.stats().mask_updates
     }))
+}
+
+/// Runs `ip ARGS`.
+pub(crate) fn ip(args: &str) -> Result<(), String> {
+    let ok = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("ip {args}"))
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("ip {args} failed"))
+    }
 }
 
 /// N2, the peer: the same server and client on the kernel's TCP over

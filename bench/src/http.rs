@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! N3, HTTP: what a user of hyper gets from the user-level stack. The same
+//! hyper 1.x server (one tokio runtime thread) serves HTTP/1.1 on
+//! `vpoll_netstack::tokio` over TAP and on `tokio::net` over loopback; the
+//! clients are the same kernel-TCP load generator: keep-alive connections,
+//! one thread each, a 2-byte body per request. And bulk throughput: 64 MiB
+//! each way on one connection, the same two servers.
+//!
+//! CPU is the whole process's (user and system: client, server, the
+//! stack's thread, and the kernel's TCP work done on their behalf), per
+//! request: the same client runs against both servers.
+
+use std::convert::Infallible;
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::sync::{Arc, Barrier};
+use std::time::Instant;
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
+use vpoll_netstack::{Link, Stack};
+
+use crate::netstack::ip;
+
+/// Requests per second and CPU per request at some number of connections.
+#[derive(Debug, Clone, Copy)]
+pub struct Load {
+    pub requests_per_second: f64,
+    pub cpu_ns_per_request: f64,
+}
+
+/// Megabytes per second of a 64 MiB transfer, each way.
+#[derive(Debug, Clone, Copy)]
+pub struct Bulk {
+    pub to_server: f64,
+    pub from_server: f64,
+}
+
+/// One side's results.
+#[derive(Debug, Clone)]
+pub struct Http {
+    /// At 1 and at 50 connections.
+    pub one: Load,
+    pub fifty: Load,
+    pub bulk: Bulk,
+}
+
+const BULK: usize = 64 << 20;
+
+async fn answer(_: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    Ok(Response::new(Full::new(Bytes::from_static(b"ok"))))
+}
+
+/// Serves one connection with hyper, as any hyper server does.
+async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(stream: S) {
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(stream), hyper::service::service_fn(answer))
+        .await;
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .expect("a tokio runtime")
+}
+
+/// The user-level side: a stack on TAP `tap` (10.8.1.2, the kernel's side
+/// 10.8.1.1), hyper on port 80, a bulk server on port 81.
+pub fn user_level(tap: &str) -> Result<Http, String> {
+    let link = Link::tap(tap).map_err(|e| e.to_string())?;
+    ip("link set lo up")?;
+    ip(&format!("link set {tap} up"))?;
+    ip(&format!("addr add 10.8.1.1/24 dev {tap}"))?;
+    let stack = Stack::builder(link)
+        .address("10.8.1.2".parse().expect("an address"), 24)
+        .start()
+        .map_err(|e| e.to_string())?;
+    let at: SocketAddr = "10.8.1.2:80".parse().expect("an address");
+    let listener = vpoll_netstack::TcpListener::bind(&stack, at).map_err(|e| e.to_string())?;
+    std::thread::spawn(move || {
+        runtime().block_on(async move {
+            let listener = vpoll_netstack::tokio::TcpListener::from_std(listener)
+                .expect("registering the listener");
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(serve(stream));
+            }
+        })
+    });
+    let bulk_at: SocketAddr = "10.8.1.2:81".parse().expect("an address");
+    let bulk = vpoll_netstack::TcpListener::bind(&stack, bulk_at).map_err(|e| e.to_string())?;
+    let result = measure(at, bulk_at, move || {
+        let (conn, _) = bulk.accept().expect("accept");
+        bulk_server(&mut &conn);
+    });
+    drop(stack);
+    Ok(result)
+}
+
+/// The kernel side: the same servers on `tokio::net` and `std::net` over
+/// loopback.
+pub fn kernel() -> Http {
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind on loopback");
+    let at = std_listener.local_addr().expect("its address");
+    std_listener.set_nonblocking(true).expect("non-blocking");
+    std::thread::spawn(move || {
+        runtime().block_on(async move {
+            let listener =
+                tokio::net::TcpListener::from_std(std_listener).expect("registering the listener");
+            while let Ok((stream, _)) = listener.accept().await {
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(serve(stream));
+            }
+        })
+    });
+    let bulk = std::net::TcpListener::bind("127.0.0.1:0").expect("bind on loopback");
+    let bulk_at = bulk.local_addr().expect("its address");
+    measure(at, bulk_at, move || {
+        let (mut conn, _) = bulk.accept().expect("accept");
+        bulk_server(&mut conn);
+    })
+}
+
+/// Reads [`BULK`] bytes, then writes as many.
+fn bulk_server(conn: &mut (impl Read + Write)) {
+    let mut buf = vec![0; 64 << 10];
+    let mut left = BULK;
+    while left > 0 {
+        let n = conn.read(&mut buf).expect("bulk read");
+        assert!(n > 0, "the bulk client ended early");
+        left -= n.min(left);
+    }
+    let mut left = BULK;
+    while left > 0 {
+        let n = buf.len().min(left);
+        conn.write_all(&buf[..n]).expect("bulk write");
+        left -= n;
+    }
+}
+
+fn measure(
+    at: SocketAddr,
+    bulk_at: SocketAddr,
+    bulk_server: impl FnOnce() + Send + 'static,
+) -> Http {
+    // A warm-up: connections made, code paged in.
+    load(at, 4, 50);
+    let one = load(at, 1, 3000);
+    let fifty = load(at, 50, 100);
+    let server = std::thread::spawn(bulk_server);
+    let mut conn = std::net::TcpStream::connect(bulk_at).expect("bulk connect");
+    let chunk = vec![7u8; 64 << 10];
+    let started = Instant::now();
+    let mut left = BULK;
+    while left > 0 {
+        let n = chunk.len().min(left);
+        conn.write_all(&chunk[..n]).expect("bulk write");
+        left -= n;
+    }
+    let mut buf = vec![0; 64 << 10];
+    // The first byte back marks the upload's end (the server reads it all
+    // before it writes).
+    let first = conn.read(&mut buf).expect("bulk read");
+    let up = started.elapsed();
+    let started = Instant::now();
+    let mut got = first;
+    while got < BULK {
+        let n = conn.read(&mut buf).expect("bulk read");
+        assert!(n > 0, "the bulk server ended early");
+        got += n;
+    }
+    let down = started.elapsed();
+    server.join().expect("the bulk server");
+    let mb = BULK as f64 / 1e6;
+    Http {
+        one,
+        fifty,
+        bulk: Bulk {
+            to_server: mb / up.as_secs_f64(),
+            from_server: mb / down.as_secs_f64(),
+        },
+    }
+}
+
+fn cpu_ns() -> f64 {
+    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF)
+        .expect("getrusage");
+    let ns = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 * 1e9 + t.tv_usec() as f64 * 1e3;
+    ns(usage.user_time()) + ns(usage.system_time())
+}
+
+/// `conns` keep-alive connections, one thread each, `requests` GETs each,
+/// all started together.
+fn load(at: SocketAddr, conns: usize, requests: usize) -> Load {
+    let start = Arc::new(Barrier::new(conns + 1));
+    let threads: Vec<_> = (0..conns)
+        .map(|_| {
+            let start = Arc::clone(&start);
+            std::thread::spawn(move || {
+                let mut conn = std::net::TcpStream::connect(at).expect("connect");
+                conn.set_nodelay(true).expect("TCP_NODELAY");
+                start.wait();
+                let mut buf = [0; 512];
+                for _ in 0..requests {
+                    conn.write_all(b"GET / HTTP/1.1\r\nhost: bench\r\n\r\n")
+                        .expect("request");
+                    let mut got = 0;
+                    // The response ends with its 2-byte body, "ok".
+                    while !buf[..got].ends_with(b"\r\n\r\nok") {
+                        let n = conn.read(&mut buf[got..]).expect("response");
+                        assert!(n > 0, "the server closed the connection");
+                        got += n;
+                    }
+                }
+            })
+        })
+        .collect();
+    start.wait();
+    let (cpu, started) = (cpu_ns(), Instant::now());
+    for t in threads {
+        t.join().expect("a client thread");
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let total = (conns * requests) as f64;
+    Load {
+        requests_per_second: total / elapsed,
+        cpu_ns_per_request: (cpu_ns() - cpu) / total,
+    }
+}

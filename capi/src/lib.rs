@@ -164,6 +164,13 @@ pub extern "C" fn vpoll_create(init_events: u32, flags: libc::c_int) -> libc::c_
         // Made close-on-exec: what stays ours (the emulation's descriptors)
         // must not leak into programs the caller runs.
         let vp = create(Events::from_bits_retain(init_events)).map_err(|e| errno_of(&e))?;
+        // The kernel just gave these numbers out, so what the table holds
+        // under them is stale (its fd was closed with close(2)): dropped
+        // now, or its descriptors would leak for as long as the library
+        // holds the number itself.
+        for fd in vp.held_fds() {
+            table::clear(fd as usize);
+        }
         if vp.backend() == Backend::Emulation {
             return hand_out(vp, cloexec);
         }

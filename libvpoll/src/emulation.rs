@@ -48,7 +48,7 @@ use nix::sys::socket::{
     SockFlag, SockType,
 };
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::Mutex;
 
 const BACKEND: Backend = Backend::Emulation;
@@ -338,6 +338,12 @@ impl Emulation {
 
     pub(crate) fn fd(&self) -> BorrowedFd<'_> {
         self.app.as_fd()
+    }
+
+    /// The numbers of both ends.
+    pub(crate) fn held_fds(&self) -> [RawFd; 2] {
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        [self.app.as_raw_fd(), state.ctl.as_raw_fd()]
     }
 
     /// The app end; the control end is leaked, since closing it would show a

@@ -229,6 +229,24 @@ impl Vpoll {
         }
     }
 
+    /// Every descriptor this `Vpoll` holds: the fd to wait on and, on the
+    /// emulation, its private control end. A program that closes
+    /// descriptors wholesale (before `exec`, say) keeps these; a library
+    /// that keeps a table by fd number knows these numbers are taken.
+    ///
+    /// ```
+    /// # use std::os::fd::AsRawFd;
+    /// let vp = vpoll::Vpoll::new()?;
+    /// assert!(vp.held_fds().contains(&vp.as_raw_fd()));
+    /// # Ok::<(), vpoll::Error>(())
+    /// ```
+    pub fn held_fds(&self) -> Vec<RawFd> {
+        match &self.imp {
+            Imp::Emulation(e) => e.held_fds().to_vec(),
+            _ => vec![self.as_raw_fd()],
+        }
+    }
+
     /// Applies `op` with `events`: [`add`](Vpoll::add), [`del`](Vpoll::del)
     /// or [`set`](Vpoll::set), chosen at run time. All or nothing: if the
     /// backend cannot do the whole change, it fails and nothing changes.

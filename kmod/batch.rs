@@ -16,9 +16,10 @@
 //!   if the file there is not a `/dev/vpoll` file (it is not touched) or `op`
 //!   is not 1 (add), 2 (delete) or 3 (set). Such an entry changes nothing,
 //!   and the others go on.
-//! - The results are written back once every entry is applied; a fault there
-//!   is `EFAULT`, although every entry took effect (`read(2)` on each fd
-//!   tells its mask).
+//! - The results are written back once every entry is applied, each into
+//!   its entry's `result` alone (the rest of the entry is not written); a
+//!   fault there is `EFAULT`, although every entry took effect (`read(2)` on
+//!   each fd tells its mask).
 //! - Otherwise the call returns `count`.
 //!
 //! Only fds the caller could change one by one are reachable: its own fd
@@ -61,7 +62,7 @@ pub(crate) fn batch<T: PollDevice>(
     let len = header.count as usize * BATCH_ENTRY_SIZE;
     // A pointer that does not fit this kernel's addresses cannot be the caller's.
     let addr = usize::try_from(header.entries).map_err(|_| EFAULT)?;
-    let (mut reader, mut writer) = UserSlice::new(UserPtr::from_addr(addr), len).reader_writer();
+    let mut reader = UserSlice::new(UserPtr::from_addr(addr), len).reader();
     // Small batches on the stack, larger ones in a buffer that lives only
     // for this call (so not charged to the caller's memory cgroup).
     let mut stack = [MaybeUninit::<u8>::uninit(); SMALL * BATCH_ENTRY_SIZE];
@@ -79,11 +80,22 @@ pub(crate) fn batch<T: PollDevice>(
         let word =
             |i: usize| u32::from_ne_bytes([entry[i], entry[i + 1], entry[i + 2], entry[i + 3]]);
         let result = entry_result(files, &apply, word(0) as i32, word(4), word(8));
-        entry[12..16].copy_from_slice(&result.to_ne_bytes());
+        entry[RESULT..].copy_from_slice(&result.to_ne_bytes());
     }
-    writer.write_slice(entries)?;
+    // Only each entry's `result` is the kernel's to write: the caller's
+    // `fd`, `op` and `events` stay as they are (another thread may be
+    // filling in the next batch there, or the page may be read-only).
+    for (i, entry) in entries.chunks_exact(BATCH_ENTRY_SIZE).enumerate() {
+        let at = addr + i * BATCH_ENTRY_SIZE + RESULT;
+        UserSlice::new(UserPtr::from_addr(at), size_of::<i32>())
+            .writer()
+            .write_slice(&entry[RESULT..])?;
+    }
     Ok(header.count as isize)
 }
+
+/// Where `result` is in an entry: after `fd`, `op` and `events`.
+const RESULT: usize = 12;
 
 /// Batches of up to this many entries are copied to the stack (512 bytes).
 const SMALL: usize = 32;

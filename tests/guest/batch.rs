@@ -316,3 +316,45 @@ impl Drop for Mapping {
         unsafe { libc::munmap(self.addr as *mut _, self.len) };
     }
 }
+
+/// The kernel writes each entry's `result` and nothing else: an entry whose
+/// `fd`, `op` and `events` sit on a read-only page and whose `result` is on
+/// the next, writable one is applied and answered (writing the whole entry
+/// back, as the module once did, faulted: EFAULT).
+#[test]
+fn only_each_entrys_result_is_written_back() {
+    use nix::sys::mman::{mmap_anonymous, mprotect, MapFlags, ProtFlags};
+    let a = Device::open().unwrap();
+    let page = 4096;
+    let len = std::num::NonZeroUsize::new(2 * page).unwrap();
+    // SAFETY: a fresh private mapping, ours alone until unmapped.
+    let map = unsafe {
+        mmap_anonymous(
+            None,
+            len,
+            ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+            MapFlags::MAP_PRIVATE,
+        )
+    }
+    .unwrap();
+    let base = map.as_ptr() as *mut u8;
+    // The entry straddles the pages: 12 bytes before the boundary, `result`
+    // after it.
+    // SAFETY: within the mapping; BatchEntry is plain data, written unaligned.
+    let at = unsafe { base.add(page - 12) } as *mut BatchEntry;
+    let want = entry(&a, ADD, IN | PRI);
+    // SAFETY: as above.
+    unsafe { at.write_unaligned(BatchEntry { result: -1, ..want }) };
+    // SAFETY: the first page of the mapping.
+    unsafe { mprotect(map, page, ProtFlags::PROT_READ) }.unwrap();
+    let h = header(at, 1);
+    // SAFETY: the header is ours; the entry is readable, its result writable.
+    assert_eq!(unsafe { a.batch_raw(&h) }, Ok(1));
+    // SAFETY: as above.
+    let got = unsafe { at.read_unaligned() };
+    assert_eq!(got.result, (IN | PRI) as i32);
+    assert_eq!((got.fd, got.op, got.events), (want.fd, want.op, want.events));
+    assert_eq!(a.mask(), IN | PRI);
+    // SAFETY: the mapping made above, unused from here on.
+    unsafe { nix::sys::mman::munmap(map, 2 * page) }.unwrap();
+}

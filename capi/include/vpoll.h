@@ -37,18 +37,20 @@ extern "C" {
 /*
  * Creates a vpoll fd with init_events pending (on every backend). flags: 0 or
  * FD_CLOEXEC (O_CLOEXEC is taken as the same). Returns the fd, or -1 with
- * errno: EINVAL (other flags),
- * EOPNOTSUPP (init_events the backend cannot deliver), EMFILE/ENFILE/ENOMEM,
- * ENODEV (no backend works).
+ * errno: EINVAL (other flags), EMFILE/ENFILE/ENOMEM, ENODEV (no backend
+ * works), and with VPOLL_STRICT=1 in the environment EOPNOTSUPP
+ * (init_events the backend cannot deliver; without it, those are left out).
  */
 int vpoll_create(uint32_t init_events, int flags);
 
 /*
  * Changes the pending events of vpoll fd fd. Returns 0, or -1 with errno:
- * EBADF (fd is not open), EINVAL (an unknown op, or fd is no vpoll fd),
- * EOPNOTSUPP (the backend cannot deliver those events, or cannot clear them
- * once raised, as the emulation's hang-ups; nothing changed). Also works on a
- * device or EFD_VPOLL fd made elsewhere (inherited, dup'ed).
+ * EBADF (fd is not open), EINVAL (an unknown op, or fd is no vpoll fd: it is
+ * left untouched), and with VPOLL_STRICT=1 in the environment EOPNOTSUPP (the
+ * backend cannot deliver those events, or cannot clear them once raised, as
+ * the emulation's hang-ups; nothing changed). Without VPOLL_STRICT the change
+ * is made as far as the backend can show it, and 0 is returned. Also works on
+ * a device or EFD_VPOLL fd made elsewhere (inherited, dup'ed).
  */
 int vpoll_ctl(int fd, int op, uint32_t events);
 
@@ -72,7 +74,8 @@ int vpoll_ctl_batch(struct vpoll_ctl_entry *entries, int n);
 
 /*
  * Closes vpoll fd fd and what the library keeps for it. Returns 0, or -1
- * with errno (EBADF).
+ * with errno: EBADF (fd is not open), EINVAL (fd is no vpoll fd: it is left
+ * open).
  */
 int vpoll_close(int fd);
 

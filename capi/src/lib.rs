@@ -26,6 +26,7 @@ mod table;
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::OnceLock;
 use table::Entry;
 use vpoll::{Backend, Error, Events, Op, Vpoll};
@@ -94,8 +95,15 @@ fn borrow(fd: RawFd) -> Result<BorrowedFd<'static>, libc::c_int> {
     Ok(unsafe { BorrowedFd::borrow_raw(fd) })
 }
 
-/// The inode of the socket `fd` is, or None for any other file.
-fn socket_ino(fd: BorrowedFd<'_>) -> Result<Option<u64>, libc::c_int> {
+/// `fcntl(fd, F_DUPFD_QUERY, other)`: whether two descriptors are the same
+/// open file (Linux 6.10 and later).
+const F_DUPFD_QUERY: libc::c_int = 1024 + 3;
+
+/// Whether this kernel has `F_DUPFD_QUERY`: unknown, yes, no.
+static DUPFD_QUERY: AtomicU8 = AtomicU8::new(0);
+
+/// The socket `fd` is, as `(st_dev, st_ino)`, or None for any other file.
+fn socket_id(fd: BorrowedFd<'_>) -> Result<Option<(u64, u64)>, libc::c_int> {
     let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
     // SAFETY: fstat writes one struct stat to the pointer it is given.
     if unsafe { libc::fstat(fd.as_raw_fd(), st.as_mut_ptr()) } < 0 {
@@ -103,7 +111,29 @@ fn socket_ino(fd: BorrowedFd<'_>) -> Result<Option<u64>, libc::c_int> {
     }
     // SAFETY: fstat succeeded, so it filled the struct.
     let st = unsafe { st.assume_init() };
-    Ok((st.st_mode & libc::S_IFMT == libc::S_IFSOCK).then_some(st.st_ino))
+    Ok((st.st_mode & libc::S_IFMT == libc::S_IFSOCK).then_some((st.st_dev, st.st_ino)))
+}
+
+/// Whether the program's `fd` still is the socket `entry` was made for:
+/// the same open file as the entry's own duplicate (`F_DUPFD_QUERY`, one
+/// cheap call), or on older kernels the same `(st_dev, st_ino)`.
+fn still_ours(fd: BorrowedFd<'_>, entry: &Entry) -> Result<bool, libc::c_int> {
+    if DUPFD_QUERY.load(Ordering::Relaxed) != 2 {
+        // SAFETY: F_DUPFD_QUERY takes a descriptor number and touches no memory.
+        let same = unsafe { libc::fcntl(fd.as_raw_fd(), F_DUPFD_QUERY, entry.vp.as_raw_fd()) };
+        match same {
+            0 | 1 => {
+                DUPFD_QUERY.store(1, Ordering::Relaxed);
+                return Ok(same == 1);
+            }
+            _ => match last_errno() {
+                // An unknown command: a kernel before 6.10.
+                libc::EINVAL => DUPFD_QUERY.store(2, Ordering::Relaxed),
+                errno => return Err(errno),
+            },
+        }
+    }
+    Ok(socket_id(fd)? == Some(entry.id))
 }
 
 /// The emulated fd made here that `fd` still is, if it is one. An entry whose
@@ -114,9 +144,9 @@ fn entry_of(fd: BorrowedFd<'_>) -> Result<Option<std::sync::Arc<Entry>>, libc::c
     let Some(entry) = table::get(raw) else {
         return Ok(None);
     };
-    match socket_ino(fd) {
-        Ok(Some(ino)) if ino == entry.ino => Ok(Some(entry)),
-        Ok(_) => {
+    match still_ours(fd, &entry) {
+        Ok(true) => Ok(Some(entry)),
+        Ok(false) => {
             table::remove(raw, &entry);
             Ok(None)
         }
@@ -208,8 +238,8 @@ fn hand_out(vp: Vpoll, cloexec: bool) -> Result<libc::c_int, libc::c_int> {
     let fd = fd_flags(vp.as_fd(), dup, 0)?;
     // SAFETY: a descriptor just made, owned by nobody else until handed out.
     let theirs = unsafe { OwnedFd::from_raw_fd(fd) };
-    let ino = socket_ino(theirs.as_fd())?.ok_or(libc::EIO)?;
-    match table::insert(fd as usize, Entry { vp, ino }) {
+    let id = socket_id(theirs.as_fd())?.ok_or(libc::EIO)?;
+    match table::insert(fd as usize, Entry { vp, id }) {
         Ok(()) => Ok(theirs.into_raw_fd()),
         // Beyond the table no emulated fd can be followed.
         Err(_) => Err(libc::EMFILE),

@@ -23,15 +23,15 @@ pub(crate) const LIMIT: usize = BLOCK * BLOCKS;
 /// The program owns its fd and may close it behind our back (`close(2)`,
 /// `dup2` onto it), so the entry owns none of the program's descriptors: its
 /// `Vpoll` holds a private duplicate of the same socket and the control end.
-/// `ino` names that socket, so a lookup can prove that the program's fd
-/// still is it.
+/// `id` names that socket, so a lookup can prove that the program's fd
+/// still is it (where `F_DUPFD_QUERY` cannot).
 #[derive(Debug)]
 pub(crate) struct Entry {
     /// The socket pair, through our own descriptors.
     pub(crate) vp: Vpoll,
-    /// The socket's inode number; unique among live sockets, and ours stays
-    /// alive as long as the entry.
-    pub(crate) ino: u64,
+    /// The socket's `(st_dev, st_ino)`: unique among live files, and ours
+    /// stays alive as long as the entry.
+    pub(crate) id: (u64, u64),
 }
 
 type Block = [ArcSwapOption<Entry>; BLOCK];
@@ -62,7 +62,7 @@ pub(crate) fn insert(fd: usize, entry: Entry) -> Result<(), Entry> {
     }
 }
 
-/// The entry recorded under `fd`, if any (it may be stale: check `ino`).
+/// The entry recorded under `fd`, if any (it may be stale: check it).
 pub(crate) fn get(fd: usize) -> Option<Arc<Entry>> {
     existing_slot(fd)?.load_full()
 }

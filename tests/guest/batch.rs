@@ -353,7 +353,10 @@ fn only_each_entrys_result_is_written_back() {
     // SAFETY: as above.
     let got = unsafe { at.read_unaligned() };
     assert_eq!(got.result, (IN | PRI) as i32);
-    assert_eq!((got.fd, got.op, got.events), (want.fd, want.op, want.events));
+    assert_eq!(
+        (got.fd, got.op, got.events),
+        (want.fd, want.op, want.events)
+    );
     assert_eq!(a.mask(), IN | PRI);
     // SAFETY: the mapping made above, unused from here on.
     unsafe { nix::sys::mman::munmap(map, 2 * page) }.unwrap();

@@ -246,3 +246,48 @@ fn info_reports_the_loaded_module_and_its_version() {
         "{human}"
     );
 }
+
+/// A socket that is no vpoll fd is refused from what `/proc` says of it,
+/// before anything is taken: `pidfd_getfd` (which would tag the socket with
+/// vpollctl's cgroup) is never called. Run under a seccomp filter that
+/// fails `pidfd_getfd` with `EPERM`: a take would say "not permitted".
+#[test]
+fn a_socket_that_is_no_vpoll_fd_is_not_even_taken() {
+    use seccompiler::{BpfProgram, SeccompAction, SeccompFilter, TargetArch};
+    let filter: BpfProgram = SeccompFilter::new(
+        [(libc::SYS_pidfd_getfd, vec![])].into_iter().collect(),
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::EPERM as u32),
+        TargetArch::x86_64,
+    )
+    .unwrap()
+    .try_into()
+    .unwrap();
+    let run = |fd: i32| {
+        let (pid, fd) = (std::process::id().to_string(), fd.to_string());
+        let mut command = Command::new(exe());
+        command.args(["set", "hup", "--pid", &pid, "--fd", &fd]);
+        let filter = filter.clone();
+        // SAFETY: between fork and exec, apply_filter makes two system calls
+        // on memory prepared before the fork and allocates nothing.
+        unsafe {
+            command.pre_exec(move || {
+                seccompiler::apply_filter(&filter).map_err(std::io::Error::other)
+            });
+        }
+        command.output().unwrap()
+    };
+    let (socket, _other) = std::os::unix::net::UnixStream::pair().unwrap();
+    let out = run(socket.as_raw_fd());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("not a vpoll fd, it is socket:["),
+        "{}",
+        stderr(&out)
+    );
+    // A vpoll fd is taken (and here refused by the filter).
+    let vp = made(Backend::Device);
+    let out = run(vp.as_raw_fd());
+    assert!(stderr(&out).contains("not permitted"), "{}", stderr(&out));
+    assert_eq!(vp.events().unwrap(), Events::empty());
+}

@@ -28,6 +28,36 @@ pub fn take_fd(pid: i32, fd: i32) -> Result<OwnedFd> {
     })
 }
 
+/// What fd `fd` of `pid` is, if `/proc/<pid>/fdinfo` shows it is no vpoll
+/// fd (`None`: a vpoll fd, or /proc cannot tell: the take decides).
+pub fn not_vpoll(pid: i32, fd: i32) -> Result<Option<String>> {
+    match std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")) {
+        Ok(fdinfo) if Backend::from_fdinfo(&fdinfo).is_none() => {
+            let what = std::fs::read_link(format!("/proc/{pid}/fd/{fd}"))
+                .map_or_else(|_| "unknown".to_owned(), |p| p.display().to_string());
+            Ok(Some(what))
+        }
+        // Without /proc mounted nothing can be told here.
+        Err(e)
+            if e.kind() == std::io::ErrorKind::NotFound
+                && std::path::Path::new("/proc/self").exists() =>
+        {
+            if std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                Err(CliError::failed(
+                    format!("process {pid}"),
+                    format!("it has no fd {fd}"),
+                ))
+            } else {
+                Err(CliError::failed(
+                    format!("process {pid}"),
+                    "no such process",
+                ))
+            }
+        }
+        _ => Ok(None),
+    }
+}
+
 /// A vpoll fd seen in `/proc`.
 #[derive(Debug, serde::Serialize)]
 pub struct Listed {

@@ -23,7 +23,7 @@ use smoltcp::wire::{IpEndpoint, IpListenEndpoint};
 
 use std::sync::atomic::Ordering;
 
-use smoltcp::wire::{HardwareAddress, IpAddress, TcpControl, TcpRepr};
+use smoltcp::wire::{HardwareAddress, IpAddress, TcpControl};
 
 use super::segment::{self, Segment, Tuple};
 use super::{Conn, Engine, Key, Role, Stream};
@@ -227,20 +227,16 @@ impl Engine {
             IpAddress::Ipv6(_) => 60,
         };
         let mss = u16::try_from(self.link.mtu() - header).unwrap_or(u16::MAX);
-        let synack = TcpRepr {
-            src_port: seg.tuple.local.port,
-            dst_port: seg.tuple.remote.port,
-            control: TcpControl::Syn,
-            seq_number: cookie,
-            ack_number: Some(seg.seq + 1),
-            window_len: u16::try_from(self.listeners[&id].buffers.rx).unwrap_or(u16::MAX),
-            window_scale: None,
-            max_seg_size: Some(mss),
-            sack_permitted: false,
-            sack_ranges: [None; 3],
-            timestamp: None,
-            payload: &[],
-        };
+        let window = u16::try_from(self.listeners[&id].buffers.rx).unwrap_or(u16::MAX);
+        let ports = (seg.tuple.local.port, seg.tuple.remote.port);
+        let synack = segment::bare(
+            ports,
+            TcpControl::Syn,
+            cookie,
+            Some(seg.seq + 1),
+            window,
+            Some(mss),
+        );
         let HardwareAddress::Ethernet(ours) = self.iface.hardware_addr();
         let (local, remote) = (seg.tuple.local.addr, seg.tuple.remote.addr);
         let n = segment::tcp_frame(&mut self.scratch, ours, seg.mac, local, remote, &synack);
@@ -291,20 +287,8 @@ impl Engine {
         }
         let original = self.link.frame(len).to_vec();
         let isn = seg.seq - 1;
-        let syn = TcpRepr {
-            src_port: seg.tuple.remote.port,
-            dst_port: seg.tuple.local.port,
-            control: TcpControl::Syn,
-            seq_number: isn,
-            ack_number: None,
-            window_len: seg.window,
-            window_scale: None,
-            max_seg_size: Some(mss),
-            sack_permitted: false,
-            sack_ranges: [None; 3],
-            timestamp: None,
-            payload: &[],
-        };
+        let ports = (seg.tuple.remote.port, seg.tuple.local.port);
+        let syn = segment::bare(ports, TcpControl::Syn, isn, None, seg.window, Some(mss));
         let HardwareAddress::Ethernet(ours) = self.iface.hardware_addr();
         let (local, remote) = (seg.tuple.local.addr, seg.tuple.remote.addr);
         let n = segment::tcp_frame(&mut self.scratch, seg.mac, ours, remote, local, &syn);
@@ -349,20 +333,8 @@ impl Engine {
             let Some(mac) = self.socks.get(&key).and_then(|s| s.mac) else {
                 continue;
             };
-            let ack = TcpRepr {
-                src_port: c.tuple.remote.port,
-                dst_port: c.tuple.local.port,
-                control: TcpControl::None,
-                seq_number: c.seq,
-                ack_number: Some(c.ack),
-                window_len: c.window,
-                window_scale: None,
-                max_seg_size: None,
-                sack_permitted: false,
-                sack_ranges: [None; 3],
-                timestamp: None,
-                payload: &[],
-            };
+            let ports = (c.tuple.remote.port, c.tuple.local.port);
+            let ack = segment::bare(ports, TcpControl::None, c.seq, Some(c.ack), c.window, None);
             let (local, remote) = (c.tuple.local.addr, c.tuple.remote.addr);
             let n = segment::tcp_frame(&mut self.scratch, mac, ours, remote, local, &ack);
             let n = self.link.load(&self.scratch[..n]);

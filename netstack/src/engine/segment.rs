@@ -106,6 +106,32 @@ impl Segment {
     }
 }
 
+/// A segment without payload, options but the MSS, SACK or timestamps:
+/// what the stack writes itself.
+pub(crate) fn bare(
+    (src_port, dst_port): (u16, u16),
+    control: TcpControl,
+    seq_number: TcpSeqNumber,
+    ack_number: Option<TcpSeqNumber>,
+    window_len: u16,
+    max_seg_size: Option<u16>,
+) -> TcpRepr<'static> {
+    TcpRepr {
+        src_port,
+        dst_port,
+        control,
+        seq_number,
+        ack_number,
+        window_len,
+        window_scale: None,
+        max_seg_size,
+        sack_permitted: false,
+        sack_ranges: [None; 3],
+        timestamp: None,
+        payload: &[],
+    }
+}
+
 /// Writes into `buf` the frame of a bare ACK on `tuple` (from its local end
 /// to its remote one) and returns its length.
 pub(crate) fn ack_frame(
@@ -116,20 +142,8 @@ pub(crate) fn ack_frame(
     seq: TcpSeqNumber,
     ack: TcpSeqNumber,
 ) -> usize {
-    let tcp = TcpRepr {
-        src_port: tuple.local.port,
-        dst_port: tuple.remote.port,
-        control: TcpControl::None,
-        seq_number: seq,
-        ack_number: Some(ack),
-        window_len: 0,
-        window_scale: None,
-        max_seg_size: None,
-        sack_permitted: false,
-        sack_ranges: [None; 3],
-        timestamp: None,
-        payload: &[],
-    };
+    let ports = (tuple.local.port, tuple.remote.port);
+    let tcp = bare(ports, TcpControl::None, seq, Some(ack), 0, None);
     tcp_frame(buf, from, to, tuple.local.addr, tuple.remote.addr, &tcp)
 }
 

@@ -3,8 +3,9 @@
 //! The user-level stack (`vpoll-netstack`) against the peer nobody here
 //! wrote: the guest kernel's own TCP/IP, over a TAP interface. The stack is
 //! 10.7.0.2 and fd07::2, the kernel 10.7.0.1 and fd07::1. Every test runs on
-//! every backend this kernel has, and the emulation; fdinfo proves which one
-//! each socket's fd really is.
+//! every backend this kernel has, and the emulation; fdinfo proves, for the
+//! stack of every test (`stack_with`) and for accepted connections in
+//! several, which one the sockets' fds really are.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr};
@@ -60,12 +61,20 @@ fn stack_with(
         // No duplicate address detection: the address is usable at once.
         "echo 0 >/proc/sys/net/ipv6/conf/{TAP}/accept_dad && ip link set {TAP} up && ip addr add {KERNEL4}/24 dev {TAP} && ip -6 addr add {KERNEL6}/64 dev {TAP} && ip link set lo up"
     ));
-    f(Stack::builder(link)
+    let stack = f(Stack::builder(link)
         .address(STACK4.parse().unwrap(), 24)
         .address(STACK6.parse().unwrap(), 64)
         .backend(backend))
     .start()
-    .unwrap()
+    .unwrap();
+    // Every test's sockets come from here: their backend is proven once by
+    // fdinfo for each stack (the stack gives all its sockets the same).
+    let probe = UdpSocket::bind(&stack, addr(STACK4, 0)).unwrap();
+    assert_backend(&probe, backend);
+    let probe = TcpListener::bind(&stack, addr(STACK4, 9)).unwrap();
+    assert_backend(&probe, backend);
+    drop(probe);
+    stack
 }
 
 /// The fd is the backend's: by fdinfo for the kernel backends; a socket

@@ -86,8 +86,10 @@ impl Backend {
     /// # Ok::<(), vpoll::Error>(())
     /// ```
     pub fn of_fd(fd: BorrowedFd<'_>) -> Option<Backend> {
+        // This thread's fd table: a thread that unshared its own has fds
+        // the process's view does not.
         let fdinfo =
-            std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).ok()?;
+            std::fs::read_to_string(format!("/proc/thread-self/fdinfo/{}", fd.as_raw_fd())).ok()?;
         Backend::from_fdinfo(&fdinfo).map(|(backend, _)| backend)
     }
 

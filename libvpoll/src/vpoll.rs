@@ -346,10 +346,18 @@ impl Vpoll {
             Err(Error::Io { source, .. }) if device::refuses(&source) => {}
             done => return done,
         }
-        match Backend::of_fd(fd) {
-            Some(Backend::EventFd) => eventfd::apply(fd, op, events),
+        // Proven and written through one private duplicate: another thread
+        // that closes the number and opens another file there meanwhile
+        // gets no 8-byte write into it.
+        let own = fd.try_clone_to_owned().map_err(|source| Error::Io {
+            backend: Backend::EventFd,
+            operation: "fcntl(F_DUPFD_CLOEXEC)",
+            source,
+        })?;
+        match Backend::of_fd(own.as_fd()) {
+            Some(Backend::EventFd) => eventfd::apply(own.as_fd(), op, events),
             _ => Err(Error::NotVpoll {
-                what: describe_fd(fd),
+                what: describe_fd(own.as_fd()),
             }),
         }
     }
@@ -367,9 +375,9 @@ pub struct Applied {
     pub dropped: Events,
 }
 
-/// What `/proc/self/fd` says `fd` is (`socket:[…]`, `/dev/null`, …).
+/// What `/proc/thread-self/fd` says `fd` is (`socket:[…]`, `/dev/null`, …).
 fn describe_fd(fd: BorrowedFd<'_>) -> String {
-    std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+    std::fs::read_link(format!("/proc/thread-self/fd/{}", fd.as_raw_fd()))
         .map_or_else(|e| format!("unknown: {e}"), |p| p.display().to_string())
 }
 

@@ -150,3 +150,53 @@ fn plain_eventfds_still_count() {
     let fdinfo = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).unwrap();
     assert!(fdinfo.contains("eventfd-vpoll: 0"), "{fdinfo}");
 }
+
+/// `Vpoll::apply_to` proves an eventfd by its fdinfo and then writes a
+/// command to it: both through one private duplicate. Another thread that
+/// keeps swapping the number between the vpoll eventfd and a memfd (with
+/// `dup2`, atomically) never gets a command written into the memfd (proving
+/// by number and writing by number once let 8-byte writes land there).
+#[test]
+fn apply_to_never_writes_into_a_file_that_took_the_number() {
+    use std::os::fd::BorrowedFd;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let vpoll = eventfd(0, EFD_VPOLL | libc::EFD_CLOEXEC).unwrap();
+    // SAFETY: memfd_create takes a string and flags.
+    let memfd = unsafe { libc::memfd_create(c"victim".as_ptr(), libc::MFD_CLOEXEC) };
+    assert!(memfd >= 0);
+    // SAFETY: a new fd that nobody else owns.
+    let memfd = unsafe { OwnedFd::from_raw_fd(memfd) };
+    // The contested number, a vpoll eventfd to start with.
+    let contested = vpoll.try_clone().unwrap();
+    let number = contested.as_raw_fd();
+    let done = AtomicBool::new(false);
+    let (mut applied, mut refused) = (0u32, 0u32);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut i = 0u32;
+            while !done.load(Ordering::Acquire) {
+                let from = if i % 2 == 0 { &memfd } else { &vpoll };
+                // SAFETY: dup2 onto a number this test owns (`contested`).
+                assert!(unsafe { libc::dup2(from.as_raw_fd(), number) } >= 0);
+                i = i.wrapping_add(1);
+            }
+        });
+        for _ in 0..5_000 {
+            // SAFETY: `contested` keeps the number open for the whole loop.
+            let fd = unsafe { BorrowedFd::borrow_raw(number) };
+            match vpoll::Vpoll::apply_to(fd, vpoll::Op::Add, vpoll::Events::IN) {
+                Ok(_) => applied += 1,
+                Err(_) => refused += 1,
+            }
+        }
+        done.store(true, Ordering::Release);
+    });
+    drop(contested);
+    let size = nix::sys::stat::fstat(&memfd).unwrap().st_size;
+    eprintln!("{applied} applied, {refused} refused");
+    assert_eq!(size, 0, "commands written into the memfd");
+    assert!(
+        applied > 0 && refused > 0,
+        "the race was run: {applied} applied, {refused} refused"
+    );
+}

@@ -205,3 +205,53 @@ fn a_burst_of_clients_beyond_the_syn_queue_all_get_in_and_carry_data() {
     );
     assert_eq!(stats.syn_cookies_failed, 0, "{stats:?}");
 }
+
+/// A cookie's ACK from a host smoltcp has no Ethernet address for: its
+/// SYN-ACK (the stack's key to the connection's numbers) waits for ARP, and
+/// what the client sends meanwhile is dropped, not reset; its retransmission
+/// gets through.
+#[test]
+fn a_cookie_client_smoltcp_must_first_ask_for_is_not_reset() {
+    let (stack, mut peer) = raw_pair(|b| b.syn_backlog(1));
+    let listener = TcpListener::bind(&stack, addr(A4, 80)).unwrap();
+    half_open(&mut peer, 1000);
+    // Never announced: the stack knows its MAC from the frames only.
+    let stranger = Ipv4Addr::new(10, 9, 0, 77);
+    let syn = peer.tcp_frame(stranger, 3000, STACK, 80, TcpControl::Syn, 41, None, &[]);
+    peer.send(&syn);
+    let cookie = peer
+        .expect(5 * SECOND, |s| {
+            s.dst == stranger && s.control == TcpControl::Syn
+        })
+        .expect("a cookie, sent without ARP");
+    let ack = (cookie.seq.0 as u32).wrapping_add(1);
+    let data = peer.tcp_frame(
+        stranger,
+        3000,
+        STACK,
+        80,
+        TcpControl::Psh,
+        42,
+        Some(ack),
+        b"hi",
+    );
+    peer.send(&data);
+    // Sent again before the stack's ARP request is answered: it arrives
+    // while the connection's numbers are unknown.
+    peer.send(&data);
+    // The stack asks who the stranger is (the peer answers as it reads);
+    // meanwhile no reset.
+    let rst = peer.expect(SECOND, |s| {
+        s.dst == stranger && s.control == TcpControl::Rst
+    });
+    assert!(
+        rst.is_none(),
+        "reset while smoltcp asked for the address: {rst:?}"
+    );
+    peer.send(&data);
+    let (server, _) = listener.accept().unwrap();
+    server.set_read_timeout(Some(5 * SECOND)).unwrap();
+    let mut buf = [0; 2];
+    (&server).read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"hi");
+}

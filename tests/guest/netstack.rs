@@ -607,8 +607,25 @@ fn kernel_clients_beyond_a_full_syn_queue_get_in_on_cookies_and_carry_data() {
         let listener = TcpListener::bind_with_backlog(&stack, addr("::", 5012), CLIENTS).unwrap();
         thread::scope(|s| {
             s.spawn(|| {
-                for _ in 0..CLIENTS {
-                    let (conn, _) = listener.accept().unwrap();
+                // Bounded: a client that failed must fail the test, not
+                // leave this loop waiting for it.
+                listener.set_nonblocking(true);
+                let deadline = std::time::Instant::now() + Duration::from_secs(120);
+                for accepted in 0..CLIENTS {
+                    let conn = loop {
+                        match listener.accept() {
+                            Ok((conn, _)) => break conn,
+                            Err(Error::WouldBlock) => {
+                                assert!(
+                                    std::time::Instant::now() < deadline,
+                                    "{backend}: {accepted} of {CLIENTS} clients accepted"
+                                );
+                                thread::sleep(Duration::from_millis(10));
+                            }
+                            Err(e) => panic!("{backend}: accept: {e}"),
+                        }
+                    };
+                    conn.set_nonblocking(false);
                     s.spawn(move || {
                         let mut buf = vec![0; 16 << 10];
                         loop {

@@ -145,6 +145,14 @@ impl Shifts {
         matches!(self.map.get(tuple), Some(Shift::Known(_)))
     }
 
+    /// A cookie connection whose numbers in smoltcp are not known yet (its
+    /// SYN-ACK waits for the client's Ethernet address): what the client
+    /// sends meanwhile would reach smoltcp in the wrong numbers, and be
+    /// reset, so it is dropped (the client sends it again).
+    pub fn is_pending(&self, tuple: &Tuple) -> bool {
+        !self.map.is_empty() && matches!(self.map.get(tuple), Some(Shift::Pending { .. }))
+    }
+
     /// Puts the incoming segment in `frame`, of connection `tuple`, into
     /// smoltcp's numbers (a checksum-valid one only: this makes it valid).
     pub fn incoming(&self, tuple: &Tuple, frame: &mut [u8]) {

@@ -299,6 +299,9 @@ impl Engine {
         match self.conns.get_mut(&seg.tuple) {
             Some(Conn::Sock(key)) => {
                 let key = *key;
+                if self.shifts.is_pending(&seg.tuple) {
+                    return;
+                }
                 if self.heard(now, key, &seg) {
                     if seg.valid {
                         self.shifts.incoming(&seg.tuple, self.link.frame_mut(len));

@@ -212,21 +212,21 @@ impl Link {
     /// The link as a smoltcp device that sends through `hook` and receives
     /// just the frame [`recv_frame`](Link::recv_frame) read (`len` bytes),
     /// once.
-    pub(crate) fn one_frame<'a>(
-        &'a mut self,
-        len: usize,
-        hook: &'a mut dyn Outgoing,
-    ) -> OneFrame<'a> {
-        OneFrame {
+    pub(crate) fn one_frame<'a>(&'a mut self, len: usize, hook: &'a mut dyn Outgoing) -> Wire<'a> {
+        Wire {
             link: self,
-            len: Some(len),
             hook,
+            given: Some(Some(len)),
         }
     }
 
     /// The link as a smoltcp device that sends through `hook`.
     pub(crate) fn wire<'a>(&'a mut self, hook: &'a mut dyn Outgoing) -> Wire<'a> {
-        Wire { link: self, hook }
+        Wire {
+            link: self,
+            hook,
+            given: None,
+        }
     }
 
     /// Sends a frame the stack made itself (not through smoltcp), in order
@@ -370,10 +370,14 @@ impl Link {
     }
 }
 
-/// A [`Link`] whose frames pass a hook on their way out.
+/// A [`Link`] as smoltcp's device, its frames passing a hook on their way
+/// out. It receives from the fd, or just the one frame the stack already
+/// read and looked at.
 pub(crate) struct Wire<'a> {
     link: &'a mut Link,
     hook: &'a mut dyn Outgoing,
+    /// `Some`: only this frame (its length), once; `None`: from the fd.
+    given: Option<Option<usize>>,
 }
 
 impl phy::Device for Wire<'_> {
@@ -387,40 +391,11 @@ impl phy::Device for Wire<'_> {
         Self: 'a;
 
     fn receive(&mut self, _: Instant) -> Option<(RxToken<'_>, TxToken<'_>)> {
-        let n = self.link.recv_frame()?;
+        let n = match &mut self.given {
+            Some(len) => len.take()?,
+            None => self.link.recv_frame()?,
+        };
         Some(self.link.tokens(n, Some(&mut *self.hook)))
-    }
-
-    fn transmit(&mut self, _: Instant) -> Option<TxToken<'_>> {
-        self.link.tx_token(Some(&mut *self.hook))
-    }
-
-    fn capabilities(&self) -> DeviceCapabilities {
-        self.link.capabilities()
-    }
-}
-
-/// A [`Link`] that receives one frame already read: what the stack hands
-/// smoltcp once it has looked at the frame itself.
-pub(crate) struct OneFrame<'a> {
-    link: &'a mut Link,
-    len: Option<usize>,
-    hook: &'a mut dyn Outgoing,
-}
-
-impl phy::Device for OneFrame<'_> {
-    type RxToken<'a>
-        = RxToken<'a>
-    where
-        Self: 'a;
-    type TxToken<'a>
-        = TxToken<'a>
-    where
-        Self: 'a;
-
-    fn receive(&mut self, _: Instant) -> Option<(RxToken<'_>, TxToken<'_>)> {
-        let len = self.len.take()?;
-        Some(self.link.tokens(len, Some(&mut *self.hook)))
     }
 
     fn transmit(&mut self, _: Instant) -> Option<TxToken<'_>> {

@@ -19,15 +19,16 @@ const STACK: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 1);
 const PEER: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 2);
 const SECOND: Duration = Duration::from_secs(1);
 
-/// A SYN from `sport` that is never answered: it fills a SYN queue of one.
-fn half_open(peer: &mut RawPeer, sport: u16) {
+/// A SYN from `sport` (sequence 99) that is not answered: it fills a SYN
+/// queue of one. Returns the stack's SYN-ACK.
+fn half_open(peer: &mut RawPeer, sport: u16) -> common::raw::Seg {
     peer.announce(PEER, STACK);
     let syn = peer.tcp_frame(PEER, sport, STACK, 80, TcpControl::Syn, 99, None, &[]);
     peer.send(&syn);
     peer.expect(5 * SECOND, |s| {
         s.dst_port == sport && s.control == TcpControl::Syn
     })
-    .expect("the first SYN is answered from the SYN queue");
+    .expect("the first SYN is answered from the SYN queue")
 }
 
 fn seq(n: u32) -> TcpSeqNumber {
@@ -95,6 +96,76 @@ fn a_connection_from_a_cookie_keeps_the_clients_numbers() {
         "only the half-open handshake is left: {:?}",
         stack.stats()
     );
+}
+
+/// A client whose SYN was sent again while its cookie SYN-ACK was on the
+/// way (a slow server): the copy finds room in the SYN queue and makes a
+/// handshake of its own, but the client took the cookie. Its ACK for the
+/// cookie takes that handshake's place instead of being reset (smoltcp
+/// resets an ACK for another SYN-ACK), whichever of the two it got first.
+#[test]
+fn a_syn_sent_again_after_its_cookie_does_not_reset_the_client() {
+    let (stack, mut peer) = raw_pair(|b| b.syn_backlog(1));
+    let listener = TcpListener::bind(&stack, addr(A4, 80)).unwrap();
+    listener.set_nonblocking(true);
+    let first = half_open(&mut peer, 1000);
+    let syn = peer.tcp_frame(PEER, 40000, STACK, 80, TcpControl::Syn, 7, None, &[]);
+    peer.send(&syn);
+    let cookie = peer
+        .expect(5 * SECOND, |s| {
+            s.dst_port == 40000 && s.control == TcpControl::Syn
+        })
+        .expect("a cookie");
+    assert_eq!(stack.stats().syn_cookies_sent, 1);
+    // The first handshake completes: the SYN queue has room again.
+    let ack = (first.seq.0 as u32).wrapping_add(1);
+    let done = peer.tcp_frame(PEER, 1000, STACK, 80, TcpControl::None, 100, Some(ack), &[]);
+    peer.send(&done);
+    let mut held = None;
+    assert!(eventually(5 * SECOND, || {
+        held = listener.accept().ok();
+        held.is_some()
+    }));
+    // The client's SYN again, then its ACK of the cookie (with data).
+    peer.send(&syn);
+    let other = peer
+        .expect(5 * SECOND, |s| {
+            s.dst_port == 40000 && s.control == TcpControl::Syn
+        })
+        .expect("the copy of the SYN makes a handshake");
+    assert_ne!(other.seq, cookie.seq, "smoltcp's own SYN-ACK");
+    let conn = RawConn {
+        from: PEER,
+        sport: 40000,
+        to: STACK,
+        dport: 80,
+        snd: 8,
+        rcv: (cookie.seq.0 as u32).wrapping_add(1),
+    };
+    conn.send(&mut peer, TcpControl::Psh, b"ping");
+    let server = loop {
+        match listener.accept() {
+            Ok((server, _)) => break server,
+            Err(Error::WouldBlock) => {
+                if let Some(s) = peer.recv(Duration::from_millis(10)) {
+                    let reset = s.dst_port == 40000 && s.control == TcpControl::Rst;
+                    assert!(!reset, "the client was reset");
+                }
+            }
+            Err(e) => panic!("accept: {e}"),
+        }
+    };
+    let mut buf = [0; 4];
+    server.set_read_timeout(Some(5 * SECOND)).unwrap();
+    (&server).read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"ping");
+    server.write_all(b"pong").unwrap();
+    let data = peer
+        .expect(5 * SECOND, |s| s.dst_port == 40000 && s.len > 0)
+        .expect("the server's data");
+    assert_eq!(data.seq, seq(conn.rcv), "numbered from the cookie");
+    let stats = stack.stats();
+    assert_eq!(stats.syn_cookies_accepted, 1, "{stats:?}");
 }
 
 /// An ACK that returns no cookie of this listener is reset and makes no

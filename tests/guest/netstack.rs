@@ -602,15 +602,21 @@ fn kernel_connections_closed_by_either_side_leave_the_stack_as_it_was() {
 fn kernel_clients_beyond_a_full_syn_queue_get_in_on_cookies_and_carry_data() {
     const CLIENTS: usize = 48;
     const LEN: usize = 64 << 10;
+    // Every wait is bounded: a connection that stalls fails the test (with
+    // the stack's counters) instead of hanging the run.
+    let patience = Some(Duration::from_secs(if kernel::is_debug() {
+        180
+    } else {
+        60
+    }));
     for backend in backends() {
         let stack = stack_with(backend, |b| b.syn_backlog(1));
-        let listener = TcpListener::bind_with_backlog(&stack, addr("::", 5012), CLIENTS).unwrap();
+        let stack = &stack;
+        let listener = TcpListener::bind_with_backlog(stack, addr("::", 5012), CLIENTS).unwrap();
         thread::scope(|s| {
             s.spawn(|| {
-                // Bounded: a client that failed must fail the test, not
-                // leave this loop waiting for it.
                 listener.set_nonblocking(true);
-                let deadline = std::time::Instant::now() + Duration::from_secs(120);
+                let deadline = std::time::Instant::now() + patience.unwrap();
                 for accepted in 0..CLIENTS {
                     let conn = loop {
                         match listener.accept() {
@@ -618,7 +624,8 @@ fn kernel_clients_beyond_a_full_syn_queue_get_in_on_cookies_and_carry_data() {
                             Err(Error::WouldBlock) => {
                                 assert!(
                                     std::time::Instant::now() < deadline,
-                                    "{backend}: {accepted} of {CLIENTS} clients accepted"
+                                    "{backend}: {accepted} of {CLIENTS} clients accepted; {:?}",
+                                    stack.stats()
                                 );
                                 thread::sleep(Duration::from_millis(10));
                             }
@@ -626,32 +633,44 @@ fn kernel_clients_beyond_a_full_syn_queue_get_in_on_cookies_and_carry_data() {
                         }
                     };
                     conn.set_nonblocking(false);
+                    conn.set_read_timeout(patience).unwrap();
+                    conn.set_write_timeout(patience).unwrap();
                     s.spawn(move || {
+                        let who = format!("{backend}: server {accepted}");
+                        let failed = |e| stalled(&who, e, stack);
                         let mut buf = vec![0; 16 << 10];
                         loop {
-                            match conn.read(&mut buf).unwrap() {
-                                0 => break,
-                                n => conn.write_all(&buf[..n]).unwrap(),
+                            match conn.read(&mut buf) {
+                                Ok(0) => break,
+                                Ok(n) => conn.write_all(&buf[..n]).unwrap_or_else(failed),
+                                Err(e) => failed(e),
                             }
                         }
-                        conn.shutdown(Shutdown::Write).unwrap();
+                        conn.shutdown(Shutdown::Write).unwrap_or_else(failed);
                     });
                 }
             });
             for i in 0..CLIENTS {
                 s.spawn(move || {
+                    let who = format!("{backend}: client {i}");
+                    let failed = |e| stalled(&who, e, stack);
                     let to = if i % 2 == 0 { STACK4 } else { STACK6 };
-                    let mut c = std::net::TcpStream::connect(addr(to, 5012)).unwrap();
+                    let mut c = std::net::TcpStream::connect(addr(to, 5012))
+                        .unwrap_or_else(|e| stalled(&who, e, stack));
+                    c.set_read_timeout(patience).unwrap();
+                    c.set_write_timeout(patience).unwrap();
                     let data: Vec<u8> = pattern(LEN).iter().map(|b| b ^ i as u8).collect();
                     let mut back = c.try_clone().unwrap();
                     let got = thread::scope(|t| {
                         let reader = t.spawn(move || {
                             let mut got = Vec::new();
-                            back.read_to_end(&mut got).unwrap();
+                            if let Err(e) = back.read_to_end(&mut got) {
+                                failed(e);
+                            }
                             got
                         });
-                        c.write_all(&data).unwrap();
-                        c.shutdown(Shutdown::Write).unwrap();
+                        c.write_all(&data).unwrap_or_else(failed);
+                        c.shutdown(Shutdown::Write).unwrap_or_else(failed);
                         reader.join().unwrap()
                     });
                     assert_eq!((got.len(), fnv(&got)), (LEN, fnv(&data)), "client {i}");
@@ -665,6 +684,11 @@ fn kernel_clients_beyond_a_full_syn_queue_get_in_on_cookies_and_carry_data() {
         // SyncookiesFailed. Every transfer above is whole.
         assert!(stats.syn_cookies_accepted > 0, "{backend}: {stats:?}");
     }
+}
+
+/// Fails a test's connection `who`, with the stack's counters.
+fn stalled<T>(who: &str, e: impl std::fmt::Display, stack: &Stack) -> T {
+    panic!("{who}: {e}; {:?}", stack.stats())
 }
 
 /// Waits up to `secs` for `cond`; says whether it held.

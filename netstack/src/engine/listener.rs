@@ -321,6 +321,36 @@ impl Engine {
         true
     }
 
+    /// A client that sent its SYN again while its cookie was on the way
+    /// (a slow server) may have made a handshake with the copy, yet take
+    /// the cookie: its ACK for the cookie then meets that handshake, which
+    /// smoltcp would reset. If `seg`, for handshake `key`, returns a good
+    /// cookie, the handshake goes (without a word) and this says true: the
+    /// cookie's connection takes its place.
+    pub(super) fn cookie_over_handshake(&mut self, now: Instant, key: Key, seg: &Segment) -> bool {
+        let Some(Role::Embryo {
+            listener,
+            queued: false,
+        }) = self.socks.get(&key).map(|s| &s.role)
+        else {
+            return false;
+        };
+        let (Some(ack), Some(l)) = (seg.ack, self.listeners.get(listener)) else {
+            return false;
+        };
+        let lately = l
+            .cookies_sent
+            .is_some_and(|t| now < t + Duration::from_secs(COOKIE_LIFE_SECS));
+        if !lately || !seg.valid || seg.syn || seg.rst {
+            return false;
+        }
+        if self.cookies.check(now, seg.tuple, seg.seq, ack).is_none() {
+            return false;
+        }
+        self.forget(key);
+        true
+    }
+
     /// Completes the cookie handshakes whose SYN-ACK smoltcp just sent (and
     /// the stack kept back) with the client's ACK, in smoltcp's numbers.
     pub(super) fn replay_handshakes(&mut self, now: Instant) {

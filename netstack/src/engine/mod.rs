@@ -302,6 +302,10 @@ impl Engine {
                 if self.shifts.is_pending(&seg.tuple) {
                     return;
                 }
+                if self.cookie_over_handshake(now, key, &seg) {
+                    // The handshake is gone: the ACK meets the listener.
+                    return self.ingress(now, len);
+                }
                 if self.heard(now, key, &seg) {
                     if seg.valid {
                         self.shifts.incoming(&seg.tuple, self.link.frame_mut(len));

@@ -71,13 +71,18 @@ background() {
     shift
     mkdir -p "$CACHE/logs"
     log "started in the background: $name (log: $CACHE/logs/$name.log)"
+    # In a process group of its own (job control on for this one start), so
+    # that on_exit stops the job and everything it started in one signal:
+    # walking the process tree would miss a child started meanwhile.
+    set -m
     (
         STEP="$name (in the background)"
         VPOLL_FAILED_MARK="$VPOLL_FAILED_MARK.$name"
         trap - EXIT
         "$@"
-    ) >"$CACHE/logs/$name.log" 2>&1 &
+    ) >"$CACHE/logs/$name.log" 2>&1 </dev/null &
     BACKGROUND[$name]=$!
+    set +m
 }
 
 # await NAME: wait for a background job; its failure fails the current step.
@@ -91,21 +96,12 @@ await() {
     fi
 }
 
-# kill_tree PID: PID and everything it started (a background job's
-# debootstrap or apt-get runs in a process of its own).
-kill_tree() {
-    local child
-    for child in $(ps -o pid= --ppid "$1" 2>/dev/null || true); do
-        kill_tree "$child"
-    done
-    kill "$1" 2>/dev/null || true
-}
-
-# on_exit: the outermost shell stops its background jobs and clears the mark.
+# on_exit: the outermost shell stops its background jobs (each a process
+# group: the job and all it started) and clears the mark.
 on_exit() {
     local pid
     for pid in "${BACKGROUND[@]}"; do
-        kill_tree "$pid"
+        kill -TERM -- "-$pid" 2>/dev/null || true
     done
     rm -f "$VPOLL_FAILED_MARK" "$VPOLL_FAILED_MARK".*
 }

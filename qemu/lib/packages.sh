@@ -36,6 +36,15 @@ in_chroot_sh() {
     in_chroot env DEBIAN_FRONTEND=noninteractive sh -euc "$1"
 }
 
+# dkms_installed ABI: whether DKMS in the chroot has vpoll installed for ABI.
+# dkms itself failing is a failure, not a "no".
+dkms_installed() {
+    local out
+    out=$(in_chroot dkms status -m vpoll -k "$1") ||
+        die "dkms status failed in the chroot (for $1)" "run: chroot $DEB_CHROOT dkms status"
+    grep -q ': installed' <<<"$out"
+}
+
 # packages_build: stage the repository with its crates vendored (on the host,
 # from cargo's cache), then dpkg-buildpackage in the chroot; sets PKG_DIR to
 # the directory holding the .debs. Reused while the staged files are unchanged.
@@ -189,16 +198,22 @@ packages_dkms() {
         run_logged "$CACHE/logs/packages-install-sources.log" in_chroot_sh \
             "apt-get install -y --no-install-recommends ${older_sources[*]}"
     fi
-    ! in_chroot dkms status -m vpoll -k "$norust" | grep -q ': installed' ||
+    ! dkms_installed "$norust" ||
         die "DKMS installed vpoll for $norust, a kernel without Rust" "read $install_log and dkms.conf"
-    local gone
-    gone=$(in_chroot dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${DEBIAN_C_LIBRARY[@]}" 2>/dev/null |
-        awk '$1 != "un" && $1 != "pn" { print $2 }' || true)
+    # dpkg-query exits 1 for a package it never heard of (gone, too); any
+    # other failure is the query's, and proves nothing.
+    local gone status_out query_err="$CACHE/logs/packages-dpkg-query.err" rc=0
+    status_out=$(in_chroot dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${DEBIAN_C_LIBRARY[@]}" 2>"$query_err") ||
+        rc=$?
+    if [ "$rc" -ne 0 ] && { [ "$rc" -ne 1 ] || grep -qv 'no packages found matching' "$query_err"; }; then
+        die "dpkg-query failed in the chroot (exit $rc)" "read $query_err"
+    fi
+    gone=$(awk '$1 != "un" && $1 != "pn" { print $2 }' <<<"$status_out")
     [ -z "$gone" ] || die "installing our packages left Debian's $gone installed" \
         "check Conflicts/Replaces in debian/control; read $install_log"
     log "our packages replaced Debian's ${DEBIAN_C_LIBRARY[*]}"
     for abi in "${DEBIAN_ABIS[@]}"; do
-        in_chroot dkms status -m vpoll -k "$abi" | grep -q ': installed' ||
+        dkms_installed "$abi" ||
             die "DKMS did not install vpoll for $abi" "read $install_log and $CACHE/logs/packages-install-sources.log"
         [ -f "$DEB_CHROOT/lib/modules/$abi/updates/dkms/vpoll.ko" ] ||
             die "no /lib/modules/$abi/updates/dkms/vpoll.ko after the install" "read $install_log"
@@ -243,7 +258,7 @@ packages_dkms() {
 # said why (dkms.conf's message) in the install log.
 packages_skipped() {
     local install_log="$CACHE/logs/packages-install.log"
-    ! in_chroot dkms status -m vpoll -k "$1" | grep -q ': installed' ||
+    ! dkms_installed "$1" ||
         die "DKMS installed vpoll for $1, which it should have skipped ($2)" "read $install_log and dkms.conf"
     grep -qF "vpoll: not building for $1: $2" "$install_log" ||
         die "the install did not say why it skipped $1 (\"vpoll: not building for $1: $2\")" \

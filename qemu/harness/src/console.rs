@@ -6,6 +6,12 @@
 
 /// The line the guest's init prints after the job, with the job's exit status.
 pub const EXIT_MARKER: &str = "VPOLL-EXIT:";
+/// The line the test job prints first: the names of the suites it will run.
+/// A console without it, or without one of them, did not run what it should.
+pub const PLAN_MARKER: &str = "VPOLL-PLAN:";
+/// The line before each suite: its name and how many tests it lists (with
+/// the filters it runs with), which its summary must account for.
+pub const SUITE_MARKER: &str = "VPOLL-SUITE:";
 
 /// Substrings that start a kernel report. Any of them on the console is a failure.
 const REPORT_PATTERNS: &[&str] = &[
@@ -17,7 +23,23 @@ const REPORT_PATTERNS: &[&str] = &[
     "general protection fault",
     "unreferenced object", // kmemleak
     "UBSAN:",
-    "Call Trace:", // any stack dump
+    "kernel BUG at",           // BUG_ON()
+    "page allocation failure", // warn_alloc()
+    "Call Trace:",             // any stack dump
+];
+
+/// Report headers: a stack dump after one of these, inside an announced OOM
+/// window, belongs to that report, not to the OOM.
+const REPORT_HEADERS: &[&str] = &[
+    "BUG:",
+    "Oops",
+    "WARNING:",
+    "INFO:",
+    "Kernel panic",
+    "general protection fault",
+    "UBSAN:",
+    "kernel BUG at",
+    "page allocation failure",
 ];
 
 /// The lines a guest test writes to the kernel log around a memory cgroup
@@ -30,9 +52,47 @@ pub const EXPECTED_OOM_END: &str = "vpoll-test: end of the expected memory cgrou
 /// The first line of every OOM report (`dump_header` in mm/oom_kill.c).
 const OOM_HEADER: &str = "invoked oom-killer:";
 
+/// One suite a console announced, and what its summaries said.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Suite {
+    pub name: String,
+    /// The tests it lists, as announced.
+    pub expected: u64,
+    pub passed: u64,
+    pub failed: u64,
+    pub ignored: u64,
+    /// libtest summary lines seen (none: it crashed or never ran).
+    pub summaries: u64,
+}
+
+impl Suite {
+    /// Why this suite proves less than it should, if it does.
+    pub fn shortfall(&self) -> Option<String> {
+        let ran = self.passed + self.failed + self.ignored;
+        if self.summaries == 0 {
+            Some("printed no test summary (it crashed or never ran)".into())
+        } else if self.expected == 0 {
+            Some("lists no test (a filter that matches nothing?)".into())
+        } else if ran != self.expected {
+            Some(format!(
+                "accounted for {ran} of the {} tests it lists",
+                self.expected
+            ))
+        } else if self.passed == 0 {
+            Some("passed no test".into())
+        } else {
+            None
+        }
+    }
+}
+
 /// What a console log says.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Console {
+    /// The suites the job said it would run, if it said.
+    pub plan: Option<Vec<String>>,
+    /// The suites announced, in order.
+    pub suites: Vec<Suite>,
     /// The job's exit status, if the guest got as far as printing it.
     pub exit: Option<i32>,
     /// Tests passed, summed over every libtest summary line.
@@ -46,7 +106,8 @@ pub struct Console {
 }
 
 impl Console {
-    /// Parses a whole console log.
+    /// Parses a whole console log. Each line is checked for everything it
+    /// may hold: a kernel report glued to a test's output is still found.
     pub fn parse(log: &str) -> Self {
         let mut console = Console::default();
         // Inside an announced window: whether its OOM report has begun.
@@ -59,19 +120,67 @@ impl Console {
                 oom_window = None;
             } else if line.contains(OOM_HEADER) && oom_window.is_some() {
                 oom_window = Some(true);
+            } else if oom_window == Some(true) && REPORT_HEADERS.iter().any(|p| line.contains(p)) {
+                // Another report: the OOM's is over, and what follows is
+                // this one's.
+                oom_window = Some(false);
+            }
+            if let Some(rest) = line.strip_prefix(EXIT_MARKER) {
+                console.exit = rest.trim().parse().ok();
+            }
+            if let Some(rest) = line.strip_prefix(PLAN_MARKER) {
+                console.plan = Some(rest.split_whitespace().map(str::to_owned).collect());
+            }
+            if let Some(rest) = line.strip_prefix(SUITE_MARKER) {
+                let mut words = rest.split_whitespace();
+                console.suites.push(Suite {
+                    name: words.next().unwrap_or_default().to_owned(),
+                    expected: words.next().and_then(|n| n.parse().ok()).unwrap_or(0),
+                    ..Suite::default()
+                });
+            }
+            if let Some(counts) = libtest_counts(line) {
+                console.passed += counts.passed;
+                console.failed += counts.failed;
+                if let Some(suite) = console.suites.last_mut() {
+                    suite.passed += counts.passed;
+                    suite.failed += counts.failed;
+                    suite.ignored += counts.ignored;
+                    suite.summaries += 1;
+                }
             }
             if oom_window == Some(true) && line.contains("Call Trace:") {
                 console.expected_oom_dumps += 1;
-            } else if let Some(rest) = line.strip_prefix(EXIT_MARKER) {
-                console.exit = rest.trim().parse().ok();
-            } else if let Some((passed, failed)) = libtest_counts(line) {
-                console.passed += passed;
-                console.failed += failed;
             } else if REPORT_PATTERNS.iter().any(|p| line.contains(p)) {
                 console.reports.push(line.to_owned());
             }
         }
         console
+    }
+
+    /// Why this console ran less than its plan, one line each (nothing
+    /// when every planned suite ran and accounted for its tests).
+    pub fn missing(&self) -> Vec<String> {
+        let Some(plan) = &self.plan else {
+            return vec!["the job announced no plan of suites (it never started?)".into()];
+        };
+        let mut why = Vec::new();
+        for name in plan {
+            match self.suites.iter().find(|s| &s.name == name) {
+                None => why.push(format!("suite {name} never started")),
+                Some(suite) => {
+                    if let Some(short) = suite.shortfall() {
+                        why.push(format!("suite {name} {short}"));
+                    }
+                }
+            }
+        }
+        for suite in &self.suites {
+            if !plan.contains(&suite.name) {
+                why.push(format!("suite {} ran but was not in the plan", suite.name));
+            }
+        }
+        why
     }
 }
 
@@ -87,24 +196,40 @@ fn strip_timestamp(line: &str) -> &str {
     line
 }
 
-/// `test result: ok. 12 passed; 0 failed; 0 ignored; …` → (12, 0).
-pub fn libtest_counts(line: &str) -> Option<(u64, u64)> {
-    let rest = line.trim().strip_prefix("test result: ")?;
+/// A libtest summary's counts.
+#[derive(Debug, Default, PartialEq, Eq, Clone, Copy)]
+pub struct Counts {
+    pub passed: u64,
+    pub failed: u64,
+    pub ignored: u64,
+}
+
+/// `test result: ok. 12 passed; 0 failed; 1 ignored; …` → 12, 0, 1. Found
+/// anywhere in the line (a kernel message may have come first).
+pub fn libtest_counts(line: &str) -> Option<Counts> {
+    let (_, rest) = line.split_once("test result: ")?;
     let (_, counts) = rest.split_once(". ")?;
     let mut passed = None;
     let mut failed = None;
+    let mut ignored = 0;
     for part in counts.split(';') {
         let mut words = part.split_whitespace();
         let (Some(n), Some(what)) = (words.next(), words.next()) else {
             continue;
         };
-        match what {
+        // "failed[ 5.1] BUG: …" when a kernel message was glued on.
+        match what.trim_end_matches(|c: char| !c.is_ascii_alphabetic()) {
             "passed" => passed = Some(n.parse().ok()?),
             "failed" => failed = Some(n.parse().ok()?),
-            _ => {} // ignored, measured, "finished in 0.01s", …
+            "ignored" => ignored = n.parse().ok()?,
+            _ => {} // measured, "finished in 0.01s", …
         }
     }
-    Some((passed?, failed?))
+    Some(Counts {
+        passed: passed?,
+        failed: failed?,
+        ignored,
+    })
 }
 
 #[cfg(test)]
@@ -185,8 +310,94 @@ mod tests {
         );
         assert_eq!(libtest_counts("test result: ok. 1 passed"), None);
         assert_eq!(
-            libtest_counts("  test result: ok. 1 passed; 0 failed; 0 ignored"),
-            Some((1, 0))
+            libtest_counts("  test result: ok. 1 passed; 0 failed; 2 ignored"),
+            Some(Counts {
+                passed: 1,
+                failed: 0,
+                ignored: 2
+            })
+        );
+    }
+
+    /// A report glued to a summary line (two writers on one console) is
+    /// found, and the summary still counts.
+    #[test]
+    fn a_report_glued_to_a_summary_is_found() {
+        let c = Console::parse(
+            "test result: ok. 3 passed; 0 failed[   5.1] BUG: KASAN: use-after-free in f\n",
+        );
+        assert_eq!((c.passed, c.failed), (3, 0));
+        assert_eq!(c.reports.len(), 1, "{:?}", c.reports);
+        let c = Console::parse(
+            "[ 9.0] kernel BUG at mm/slub.c:1!\nguest: page allocation failure: order:0\n",
+        );
+        assert_eq!(c.reports.len(), 2, "{:?}", c.reports);
+    }
+
+    /// An OOM window that never closes does not excuse a later report's
+    /// stack dump (a page allocation failure's, say).
+    #[test]
+    fn a_report_inside_an_oom_window_ends_the_oom_report() {
+        let log = format!(
+            "{EXPECTED_OOM_BEGIN}\n\
+             guest invoked oom-killer: gfp_mask=0x0\n\
+             Call Trace:\n\
+             vpoll-test: warn_alloc: page allocation failure: order:5\n\
+             Call Trace:\n"
+        );
+        let c = Console::parse(&log);
+        assert_eq!(c.expected_oom_dumps, 1);
+        assert_eq!(c.reports.len(), 2, "{:?}", c.reports);
+    }
+
+    /// The plan and each suite's announcement: a suite is whole when its
+    /// summaries account for every test it listed.
+    #[test]
+    fn every_planned_suite_must_run_what_it_lists() {
+        let whole = "VPOLL-PLAN: module lib:behaviour\n\
+                     VPOLL-SUITE: module 3\n\
+                     test result: ok. 2 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out\n\
+                     VPOLL-SUITE: lib:behaviour 4\n\
+                     test result: ok. 4 passed; 0 failed; 0 ignored\n\
+                     VPOLL-EXIT: 0\n";
+        assert_eq!(Console::parse(whole).missing(), Vec::<String>::new());
+        let c = Console::parse("VPOLL-EXIT: 0\n");
+        assert_eq!(c.missing().len(), 1, "no plan");
+        let c = Console::parse(&whole.replace("VPOLL-SUITE: lib:behaviour 4\n", ""));
+        assert!(
+            c.missing()
+                .iter()
+                .any(|m| m.contains("lib:behaviour never started")),
+            "{:?}",
+            c.missing()
+        );
+        // A renamed test chosen by exact name: the suite lists nothing.
+        let c = Console::parse(&whole.replace(
+            "VPOLL-SUITE: module 3\ntest result: ok. 2 passed; 0 failed; 1 ignored",
+            "VPOLL-SUITE: module 0\ntest result: ok. 0 passed; 0 failed; 0 ignored",
+        ));
+        assert!(
+            c.missing()[0].contains("lists no test"),
+            "{:?}",
+            c.missing()
+        );
+        // A filter that leaves nothing to run.
+        let c = Console::parse(&whole.replace(
+            "4 passed; 0 failed; 0 ignored",
+            "0 passed; 0 failed; 0 ignored; 0 measured; 4 filtered out",
+        ));
+        assert!(
+            c.missing()[0].contains("accounted for 0 of the 4"),
+            "{:?}",
+            c.missing()
+        );
+        // A suite that crashed before its summary.
+        let c =
+            Console::parse(&whole.replace("test result: ok. 4 passed; 0 failed; 0 ignored\n", ""));
+        assert!(
+            c.missing()[0].contains("no test summary"),
+            "{:?}",
+            c.missing()
         );
     }
 }

@@ -155,17 +155,56 @@ fn no_kernel_series_in_the_archive_is_a_clear_failure() {
 
 #[test]
 fn a_failure_stops_the_background_jobs_and_their_children() {
-    // The job's child would outlive a plain kill of the job's shell.
-    let marker = std::env::temp_dir().join(format!("vpoll-orphan-{}", std::process::id()));
+    // The job's child would outlive a plain kill of the job's shell. The
+    // step fails once the child is surely running (it wrote its pid).
+    let pidfile = std::env::temp_dir().join(format!("vpoll-orphan-{}", std::process::id()));
+    let _ = std::fs::remove_file(&pidfile);
     let script = format!(
-        "step \"prefetch\"\njob() {{ sh -c 'sleep 3; touch {}'; }}\nbackground fetch job\nsleep 0.5\nfalse\n",
-        marker.display()
+        "step \"prefetch\"\njob() {{ sh -c 'echo $$ >{p}.tmp && mv {p}.tmp {p}; exec sleep 60'; }}\n\
+         background fetch job\nwhile [ ! -s {p} ]; do sleep 0.05; done\nfalse\n",
+        p = pidfile.display()
     );
     let (status, err) = harness(&[], &script);
     assert_eq!(status, 1, "{err}");
-    std::thread::sleep(std::time::Duration::from_secs(4));
+    let pid = std::fs::read_to_string(&pidfile).unwrap();
+    let _ = std::fs::remove_file(&pidfile);
+    let proc = std::path::PathBuf::from(format!("/proc/{}", pid.trim()));
+    // Signals take effect at once; a little patience for a loaded machine.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while proc.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     assert!(
-        !marker.exists(),
-        "a background job's child lived on after the failure"
+        !proc.exists(),
+        "a background job's child (pid {}) lived on after the failure",
+        pid.trim()
     );
+}
+
+/// A `dkms status` that fails is a failure, not "vpoll is not installed"
+/// (which the check for a kernel DKMS must skip would have taken as a pass).
+#[test]
+fn a_failing_dkms_status_is_not_a_no() {
+    let fake = |dkms: &str| {
+        format!(
+            "step \"packages\"\nDEB_CHROOT=/nonexistent\nin_chroot() {{ {dkms}; }}\n\
+             if ! dkms_installed 7.2.12+deb13-amd64; then echo 'said no' >&2; fi\n"
+        )
+    };
+    let (status, err) = harness(
+        &["packages.sh"],
+        &fake("echo 'vpoll/0.1.0, 7.2: installed'"),
+    );
+    assert_eq!(status, 0, "{err}");
+    assert!(!err.contains("said no"), "{err}");
+    let (status, err) = harness(&["packages.sh"], &fake("echo 'vpoll/0.1.0: added'"));
+    assert_eq!(status, 0, "{err}");
+    assert!(err.contains("said no"), "{err}");
+    let (status, err) = harness(
+        &["packages.sh"],
+        &fake("echo 'dkms: command not found' >&2; return 127"),
+    );
+    assert_ne!(status, 0, "{err}");
+    assert!(err.contains("dkms status failed in the chroot"), "{err}");
+    assert!(!err.contains("said no"), "{err}");
 }

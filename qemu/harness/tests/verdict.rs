@@ -37,7 +37,8 @@ fn verdict(mode: &str, logs: &[&str]) -> (i32, String) {
     )
 }
 
-const GOOD: &str = "test result: ok. 30 passed; 0 failed; 0 ignored\nVPOLL-EXIT: 0\n";
+const GOOD: &str = "VPOLL-PLAN: module\nVPOLL-SUITE: module 30\n\
+                    test result: ok. 30 passed; 0 failed; 0 ignored\nVPOLL-EXIT: 0\n";
 
 #[test]
 fn a_clean_run_passes_and_sums_host_and_guest() {
@@ -79,6 +80,53 @@ fn a_guest_that_never_finished_fails() {
         verdict("test", &["VPOLL-EXIT: 0\n"]),
         (1, "0 passed, 1 failed\n".into())
     );
+}
+
+/// What 78b0218's verdict passed: a console that ran nothing beside a
+/// good one, and a suite whose filter matched nothing.
+#[test]
+fn a_console_that_ran_less_than_it_should_fails() {
+    let (code, _) = verdict("test", &[GOOD, "test result: ok. 0 passed; 0 failed\n"]);
+    assert_eq!(code, 0, "the second log is the host's");
+    let empty = write_log("empty-guest", "VPOLL-EXIT: 0\n");
+    let good = write_log("good-guest", GOOD);
+    let (code, out, err) = verdict_args(&["test", &good, &empty]);
+    assert_eq!((code, out.as_str()), (1, "30 passed, 1 failed\n"));
+    assert!(err.contains("no plan"), "{err}");
+    let filtered = write_log(
+        "filtered-guest",
+        &GOOD.replace(
+            "30 passed; 0 failed; 0 ignored",
+            "0 passed; 0 failed; 0 ignored; 0 measured; 94 filtered out",
+        ),
+    );
+    let (code, _, err) = verdict_args(&["test", &good, &filtered]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("suite module accounted for 0 of the 30"),
+        "{err}"
+    );
+    // Tests chosen by exact name, one of them renamed: the suite lists one.
+    let renamed = write_log(
+        "renamed-guest",
+        &GOOD.replace("VPOLL-PLAN: module", "VPOLL-PLAN: module failslab")
+            .replace(
+                "VPOLL-EXIT: 0",
+                "VPOLL-SUITE: failslab 1\ntest result: ok. 1 passed; 0 failed; 0 ignored\nVPOLL-EXIT: 0",
+            ),
+    );
+    assert_eq!(verdict_args(&["test", &good, &renamed]).0, 0, "both found");
+    let renamed = write_log(
+        "renamed-guest2",
+        &GOOD.replace("VPOLL-PLAN: module", "VPOLL-PLAN: module failslab")
+            .replace(
+                "VPOLL-EXIT: 0",
+                "VPOLL-SUITE: failslab 0\ntest result: ok. 0 passed; 0 failed; 0 ignored\nVPOLL-EXIT: 0",
+            ),
+    );
+    let (code, _, err) = verdict_args(&["test", &good, &renamed]);
+    assert_eq!(code, 1);
+    assert!(err.contains("suite failslab lists no test"), "{err}");
 }
 
 #[test]

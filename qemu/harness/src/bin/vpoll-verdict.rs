@@ -114,6 +114,10 @@ fn test(args: TestArgs) -> ExitCode {
             Err(code) => return code,
         };
         ok &= clean(path, &console);
+        for why in console.missing() {
+            ok = false;
+            eprintln!("{path}: {why}");
+        }
         passed += console.passed;
         failed += console.failed;
     }

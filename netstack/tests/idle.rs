@@ -16,11 +16,21 @@ fn cpu() -> std::time::Duration {
     std::time::Duration::new(t.tv_sec() as u64, t.tv_nsec() as u32)
 }
 
-/// The process's CPU time over the next second of wall-clock time.
+/// The least CPU time the process used in a second of wall-clock time, over
+/// up to five seconds, stopping at the first second under 20 ms: a loaded
+/// machine (TCG, KASAN, a parallel build) may steal one second's quiet, but
+/// a stack that spins or polls has none.
 fn cpu_in_a_second() -> std::time::Duration {
-    let before = cpu();
-    thread::sleep(std::time::Duration::from_secs(1));
-    cpu() - before
+    let mut least = std::time::Duration::MAX;
+    for _ in 0..5 {
+        let before = cpu();
+        thread::sleep(std::time::Duration::from_secs(1));
+        least = least.min(cpu() - before);
+        if least < std::time::Duration::from_millis(20) {
+            break;
+        }
+    }
+    least
 }
 
 #[test]

@@ -256,8 +256,7 @@ fn a_reset_shows_err_hup_and_the_next_read_says_reset() {
 fn a_reader_blocked_when_the_peer_closes_wakes_with_eof() {
     let (_a, _b, _l, client, server) = connected(27);
     thread::scope(|s| {
-        let reader = s.spawn(|| server.read(&mut [0; 16]));
-        thread::sleep(std::time::Duration::from_millis(100));
+        let reader = spawn_asleep(s, || server.read(&mut [0; 16]));
         client.shutdown(Shutdown::Both).unwrap();
         assert_eq!(reader.join().unwrap().unwrap(), 0);
     });
@@ -267,8 +266,7 @@ fn a_reader_blocked_when_the_peer_closes_wakes_with_eof() {
 fn a_reader_blocked_when_the_stack_stops_wakes_with_an_error() {
     let (a, _b, _l, _client, server) = connected(28);
     thread::scope(|s| {
-        let reader = s.spawn(|| server.read(&mut [0; 16]));
-        thread::sleep(std::time::Duration::from_millis(100));
+        let reader = spawn_asleep(s, || server.read(&mut [0; 16]));
         drop(a);
         assert!(matches!(reader.join().unwrap(), Err(Error::StackClosed)));
     });
@@ -293,10 +291,15 @@ fn an_idle_connection_costs_no_mask_updates() {
     client.write_all(b"x").unwrap();
     let mut buf = [0; 1];
     (&server).read_exact(&mut buf).unwrap();
-    thread::sleep(std::time::Duration::from_millis(300));
-    let (sa, sb) = (a.stats().mask_updates, b.stats().mask_updates);
-    thread::sleep(std::time::Duration::from_millis(500));
-    assert_eq!((a.stats().mask_updates, b.stats().mask_updates), (sa, sb));
+    // Some half second within ten has no update (the delayed ACK and such
+    // settle first); a stack that updates idle masks has none.
+    let counts = || (a.stats().mask_updates, b.stats().mask_updates);
+    let quiet = (0..20).any(|_| {
+        let before = counts();
+        thread::sleep(std::time::Duration::from_millis(500));
+        counts() == before
+    });
+    assert!(quiet, "mask updates on an idle connection: {:?}", counts());
 }
 
 #[test]

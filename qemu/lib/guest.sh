@@ -7,10 +7,11 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/cargo-target}
 GUEST_CPUS=2
 
 # cargo_guest ARGS...: cargo for the guest, statically linked (the initramfs
-# has no libc); prints "KIND NAME PATH" for each executable it built, KIND
+# has no libc), with the tests that need a kernel backend switched on
+# (`vpoll_kernel_tests`: on the host they are ignored, and say why); prints "KIND NAME PATH" for each executable it built, KIND
 # being "test" for a test target and "bin" (or "example") for the others.
 cargo_guest() {
-    RUSTFLAGS="-C target-feature=+crt-static" cargo "$@" --target "$GUEST_TARGET" \
+    RUSTFLAGS="-C target-feature=+crt-static --cfg vpoll_kernel_tests" cargo "$@" --target "$GUEST_TARGET" \
         --message-format=json-render-diagnostics |
         python3 -c 'import json,sys
 for line in sys.stdin:

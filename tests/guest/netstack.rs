@@ -449,12 +449,9 @@ fn endings_refused_closed_reset_and_under_a_waiter() {
         // A reader asleep when the kernel closes wakes with the end.
         let s = TcpStream::connect(&stack, addr(KERNEL4, 10)).unwrap();
         let (k, _) = kernel.accept().unwrap();
-        thread::scope(|scope| {
-            let reader = scope.spawn(|| s.read(&mut [0; 8]));
-            thread::sleep(Duration::from_millis(200));
-            k.shutdown(Shutdown::Both).unwrap();
-            assert_eq!(reader.join().unwrap().unwrap(), 0, "{backend}");
-        });
+        let reader = vpoll_tests::waiter::Waiter::spawn(move || s.read(&mut [0; 8]));
+        k.shutdown(Shutdown::Both).unwrap();
+        assert_eq!(reader.finish().unwrap(), 0, "{backend}");
     }
 }
 

@@ -32,6 +32,32 @@ pub fn backends() -> Vec<Backend> {
         .collect()
 }
 
+/// The kernel's backends under test (device, EFD_VPOLL eventfd), for the
+/// tests that need one. Those are ignored unless built with
+/// `--cfg vpoll_kernel_tests` (as `qemu/vm test` builds the guest's suites;
+/// on a host with the module: `cargo test -- --include-ignored`), so here
+/// an empty list is a failure, never a pass that tested nothing.
+pub fn kernel_backends() -> Vec<Backend> {
+    let list: Vec<Backend> = backends()
+        .into_iter()
+        .filter(|&b| b != Backend::Emulation)
+        .collect();
+    assert!(
+        !list.is_empty(),
+        "this test needs /dev/vpoll or an EFD_VPOLL kernel (VPOLL_TEST_BACKENDS names the backends)"
+    );
+    list
+}
+
+/// Whether the running kernel is at least `major.minor`.
+pub fn kernel_at_least(major: u32, minor: u32) -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    let mut parts = release
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|p| p.parse::<u32>().ok());
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (major, minor)
+}
+
 /// A vpoll fd with `events` on `backend`, checked to be made with it.
 pub fn make(backend: Backend, events: Events) -> Vpoll {
     let vp = Vpoll::builder()

@@ -201,6 +201,36 @@ pub fn raw_pair(
     (a, raw::RawPeer::new(lb))
 }
 
+/// Runs `f` on a thread of `scope` and returns once that thread sleeps (in
+/// `f`'s blocking call): what happens next really has to wake it.
+pub fn spawn_asleep<'scope, T: Send + 'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    f: impl FnOnce() -> T + Send + 'scope,
+) -> std::thread::ScopedJoinHandle<'scope, T> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let handle = scope.spawn(move || {
+        tx.send(nix::unistd::gettid().as_raw()).unwrap();
+        f()
+    });
+    let tid = rx.recv().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let stat =
+            std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).unwrap_or_default();
+        let state = stat
+            .rsplit_once(')')
+            .and_then(|(_, r)| r.trim_start().chars().next());
+        if state == Some('S') {
+            return handle;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "thread {tid} never blocked"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 /// Polls `cond` until it holds or `within` passes; says whether it held.
 pub fn eventually(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = std::time::Instant::now() + within;

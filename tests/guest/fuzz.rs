@@ -193,7 +193,7 @@ fn fuzz(target: &mut Target, rng: &mut Rng, ops: u64, unmapped: *mut u8) {
 }
 
 #[test]
-fn a_million_random_operations_answer_as_documented() {
+fn random_operations_on_every_fd_kind_answer_as_documented() {
     let ops: u64 = std::env::var("VPOLL_FUZZ_OPS")
         .ok()
         .and_then(|v| v.parse().ok())

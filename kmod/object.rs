@@ -34,14 +34,14 @@ use core::sync::atomic::{
 };
 use kernel::{
     fs::File,
+    iov::{
+        IovIterDest,
+        IovIterSource, //
+    },
     prelude::*,
     seq_file::SeqFile,
     seq_print,
-    static_lock_class,
-    uaccess::{
-        UserSliceReader,
-        UserSliceWriter, //
-    }, //
+    static_lock_class, //
 };
 
 use crate::{
@@ -140,23 +140,31 @@ impl PollDevice for Vpoll {
         Ok(self.apply(op, arg as u32) as isize)
     }
 
-    /// The current mask as a native-endian `u64`, like an `EFD_VPOLL` eventfd;
-    /// never blocks.
-    fn read(self: Pin<&Self>, mut buf: UserSliceWriter) -> Result<usize> {
-        if buf.len() < RECORD_SIZE {
+    /// The current mask as a native-endian `u64`, like an `EFD_VPOLL` eventfd
+    /// (`EINVAL` for less room, `EFAULT` for memory it cannot write); never
+    /// blocks.
+    fn read(self: Pin<&Self>, dest: &mut IovIterDest<'_>) -> Result<usize> {
+        if dest.len() < RECORD_SIZE {
             return Err(EINVAL);
         }
-        buf.write(&u64::from(self.events()))?;
+        let record = u64::from(self.events()).to_ne_bytes();
+        if dest.copy_to_iter(&record) != RECORD_SIZE {
+            return Err(EFAULT);
+        }
         Ok(RECORD_SIZE)
     }
 
     /// An `EFD_VPOLL` command: the operation in the high 32 bits, the events in
     /// the low ones.
-    fn write(self: Pin<&Self>, mut buf: UserSliceReader) -> Result<usize> {
-        if buf.len() < RECORD_SIZE {
+    fn write(self: Pin<&Self>, source: &mut IovIterSource<'_>) -> Result<usize> {
+        if source.len() < RECORD_SIZE {
             return Err(EINVAL);
         }
-        let command: u64 = buf.read()?;
+        let mut record = [0u8; RECORD_SIZE];
+        if source.copy_from_iter(&mut record) != RECORD_SIZE {
+            return Err(EFAULT);
+        }
+        let command = u64::from_ne_bytes(record);
         let op = Op::from_number(command >> EFD_VPOLL_OP_SHIFT).ok_or(EINVAL)?;
         self.apply(op, command as u32);
         Ok(RECORD_SIZE)

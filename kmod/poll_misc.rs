@@ -12,17 +12,15 @@ use core::marker::PhantomData;
 use kernel::{
     bindings,
     fs::File,
+    iov::{
+        IovIterDest,
+        IovIterSource, //
+    },
     prelude::*,
     seq_file::SeqFile,
     types::{
         ForeignOwnable,
         Opaque, //
-    },
-    uaccess::{
-        UserPtr,
-        UserSlice,
-        UserSliceReader,
-        UserSliceWriter, //
     },
     ThisModule,
 };
@@ -30,8 +28,10 @@ use kernel::{
 use crate::wait_queue::PollTable;
 
 /// `FMODE_NOWAIT` (include/linux/fs.h), which bindgen does not see through
-/// its cast: the file's reads and writes never block, so io_uring may do
-/// them inline (on a non-blocking fd) rather than in a worker thread.
+/// its cast: the file's reads and writes never block, so io_uring does them
+/// inline, on a blocking fd too, rather than in a worker thread. (That takes
+/// `read_iter` and `write_iter`: with only `read` and `write`, io_uring
+/// would wait on a blocking fd until its mask showed IN or OUT.)
 const FMODE_NOWAIT: u32 = 1 << 27;
 
 /// The per-open state of a pollable misc device, whose reads and writes
@@ -44,10 +44,11 @@ pub(crate) trait PollDevice: Sized + Send + Sync {
     /// both, needs no translation. `files` finds the caller's other files of
     /// this device.
     fn ioctl(self: Pin<&Self>, files: OwnFiles<Self>, cmd: u32, arg: usize) -> Result<isize>;
-    /// `read(2)` into `buf`; returns the bytes written.
-    fn read(self: Pin<&Self>, buf: UserSliceWriter) -> Result<usize>;
-    /// `write(2)` from `buf`; returns the bytes consumed.
-    fn write(self: Pin<&Self>, buf: UserSliceReader) -> Result<usize>;
+    /// A read (`read(2)`, `readv(2)`, io_uring) into `dest`; returns the
+    /// bytes written.
+    fn read(self: Pin<&Self>, dest: &mut IovIterDest<'_>) -> Result<usize>;
+    /// A write from `source`; returns the bytes consumed.
+    fn write(self: Pin<&Self>, source: &mut IovIterSource<'_>) -> Result<usize>;
     /// Registers the poller in `table` and returns the ready events.
     fn poll(self: Pin<&Self>, file: &File, table: PollTable<'_>) -> u32;
     /// Adds lines to `/proc/<pid>/fdinfo/<fd>`.
@@ -72,8 +73,10 @@ impl<T: PollDevice> FileOperations<T> {
                 owner: owner.as_ptr(),
                 open: Some(Self::open),
                 release: Some(Self::release),
-                read: Some(Self::read),
-                write: Some(Self::write),
+                // The iterator forms only: what `read(2)` and io_uring alike
+                // call without a detour (see `FMODE_NOWAIT`).
+                read_iter: Some(Self::read_iter),
+                write_iter: Some(Self::write_iter),
                 poll: Some(Self::poll),
                 unlocked_ioctl: Some(Self::ioctl),
                 // A 32-bit caller's integer argument arrives zero-extended: the same call.
@@ -131,16 +134,16 @@ impl<T: PollDevice> FileOperations<T> {
 
     /// # Safety
     ///
-    /// Called by the VFS for `read(2)` on a file of this table; `buf` is a user pointer.
-    unsafe extern "C" fn read(
-        file: *mut bindings::file,
-        buf: *mut c_char,
-        len: usize,
-        _pos: *mut bindings::loff_t,
-    ) -> isize {
-        let writer = UserSlice::new(UserPtr::from_ptr(buf.cast()), len).writer();
+    /// Called by the VFS for a read on a file of this table (`read(2)`,
+    /// `readv(2)`, io_uring), with a destination iterator.
+    unsafe extern "C" fn read_iter(iocb: *mut bindings::kiocb, iter: *mut bindings::iov_iter) -> isize {
+        // SAFETY: The VFS passes a valid kiocb of an open file of this table.
+        let file = unsafe { (*iocb).ki_filp };
+        // SAFETY: `iter` is a valid `ITER_DEST` iterator, used only here for
+        // this call, whose memory may be written meanwhile.
+        let dest = unsafe { IovIterDest::from_raw(iter) };
         // SAFETY: The file is open, so its private data is live.
-        match unsafe { Self::device(file) }.read(writer) {
+        match unsafe { Self::device(file) }.read(dest) {
             Ok(n) => n as isize,
             Err(e) => e.to_errno() as isize,
         }
@@ -148,16 +151,16 @@ impl<T: PollDevice> FileOperations<T> {
 
     /// # Safety
     ///
-    /// Called by the VFS for `write(2)` on a file of this table; `buf` is a user pointer.
-    unsafe extern "C" fn write(
-        file: *mut bindings::file,
-        buf: *const c_char,
-        len: usize,
-        _pos: *mut bindings::loff_t,
-    ) -> isize {
-        let reader = UserSlice::new(UserPtr::from_ptr(buf.cast_mut().cast()), len).reader();
+    /// Called by the VFS for a write on a file of this table, with a source
+    /// iterator.
+    unsafe extern "C" fn write_iter(iocb: *mut bindings::kiocb, iter: *mut bindings::iov_iter) -> isize {
+        // SAFETY: The VFS passes a valid kiocb of an open file of this table.
+        let file = unsafe { (*iocb).ki_filp };
+        // SAFETY: `iter` is a valid `ITER_SOURCE` iterator, used only here for
+        // this call, whose memory may be read meanwhile.
+        let source = unsafe { IovIterSource::from_raw(iter) };
         // SAFETY: The file is open, so its private data is live.
-        match unsafe { Self::device(file) }.write(reader) {
+        match unsafe { Self::device(file) }.write(source) {
             Ok(n) => n as isize,
             Err(e) => e.to_errno() as isize,
         }

@@ -10,6 +10,13 @@
 //! CPU is the whole process's (user and system: client, server, the
 //! stack's thread, and the kernel's TCP work done on their behalf), per
 //! request: the same client runs against both servers.
+//!
+//! N4 runs the same servers behind a bad network ([`Plan::bad_network`]):
+//! netem on the TAP (what the kernel's client sends the user-level stack)
+//! and on loopback (both ways, half the delay each, the MTU lowered to
+//! the TAP's), so both paths have a 20 ms round trip and lose 1 % of the
+//! client's packets. (On loopback the server's packets are lost too: the
+//! kernel's side, if anything, has it harder.)
 
 use std::convert::Infallible;
 use std::io::{Read, Write};
@@ -23,6 +30,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use vpoll_netstack::{Link, Stack};
+use vpoll_tests::netem::Netem;
 
 use crate::netstack::ip;
 
@@ -33,23 +41,60 @@ pub struct Load {
     pub cpu_ns_per_request: f64,
 }
 
-/// Megabytes per second of a 64 MiB transfer, each way.
+/// Megabytes per second of a transfer, each way.
 #[derive(Debug, Clone, Copy)]
 pub struct Bulk {
     pub to_server: f64,
     pub from_server: f64,
+    /// Segments the kernel's TCP sent again meanwhile (`RetransSegs`).
+    pub kernel_retransmissions: u64,
 }
 
 /// One side's results.
 #[derive(Debug, Clone)]
 pub struct Http {
-    /// At 1 and at 50 connections.
+    /// At 1 and at 50 connections (`None`: not measured).
     pub one: Load,
-    pub fifty: Load,
+    pub fifty: Option<Load>,
     pub bulk: Bulk,
 }
 
-const BULK: usize = 64 << 20;
+/// What to measure, and on what network.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    /// Requests on one keep-alive connection.
+    pub one: usize,
+    /// Requests on each of 50 connections (0: not measured).
+    pub fifty: usize,
+    /// Bytes of the bulk transfer, each way.
+    pub bulk: usize,
+    /// netem on the client's path (see the module's docs).
+    pub netem: Option<Netem>,
+}
+
+impl Plan {
+    /// N3: a perfect network.
+    pub const N3: Plan = Plan {
+        one: 3000,
+        fifty: 100,
+        bulk: 64 << 20,
+        netem: None,
+    };
+
+    /// N4: a 20 ms round trip, 1 % of the client's packets lost.
+    pub fn bad_network() -> Plan {
+        Plan {
+            one: 200,
+            fifty: 0,
+            bulk: 4 << 20,
+            netem: Some(Netem {
+                delay: std::time::Duration::from_millis(20),
+                loss: 0.01,
+                ..Netem::default()
+            }),
+        }
+    }
+}
 
 async fn answer(_: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     Ok(Response::new(Full::new(Bytes::from_static(b"ok"))))
@@ -71,11 +116,16 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// The user-level side: a stack on TAP `tap` (10.8.1.2, the kernel's side
 /// 10.8.1.1), hyper on port 80, a bulk server on port 81.
-pub fn user_level(tap: &str) -> Result<Http, String> {
+pub fn user_level(tap: &str, plan: &Plan) -> Result<Http, String> {
     let link = Link::tap(tap).map_err(|e| e.to_string())?;
     ip("link set lo up")?;
     ip(&format!("link set {tap} up"))?;
     ip(&format!("addr add 10.8.1.1/24 dev {tap}"))?;
+    if let Some(netem) = plan.netem {
+        netem
+            .apply(tap)
+            .map_err(|e| format!("netem on {tap}: {e}"))?;
+    }
     let stack = Stack::builder(link)
         .address("10.8.1.2".parse().expect("an address"), 24)
         .start()
@@ -93,9 +143,10 @@ pub fn user_level(tap: &str) -> Result<Http, String> {
     });
     let bulk_at: SocketAddr = "10.8.1.2:81".parse().expect("an address");
     let bulk = vpoll_netstack::TcpListener::bind(&stack, bulk_at).map_err(|e| e.to_string())?;
-    let result = measure(at, bulk_at, move || {
+    let size = plan.bulk;
+    let result = measure(at, bulk_at, plan, move || {
         let (conn, _) = bulk.accept().expect("accept");
-        bulk_server(&mut &conn);
+        bulk_server(&mut &conn, size);
     });
     drop(stack);
     Ok(result)
@@ -103,7 +154,26 @@ pub fn user_level(tap: &str) -> Result<Http, String> {
 
 /// The kernel side: the same servers on `tokio::net` and `std::net` over
 /// loopback.
-pub fn kernel() -> Http {
+pub fn kernel(plan: &Plan) -> Result<Http, String> {
+    let Some(netem) = plan.netem else {
+        return Ok(kernel_on_loopback(plan));
+    };
+    // Each packet crosses loopback once: half the delay each way, and the
+    // TAP's MTU, so that segments are the same size as over the TAP.
+    ip("link set lo mtu 1500")?;
+    let half = Netem {
+        delay: netem.delay / 2,
+        jitter: netem.jitter / 2,
+        ..netem
+    };
+    half.apply("lo").map_err(|e| format!("netem on lo: {e}"))?;
+    let result = kernel_on_loopback(plan);
+    Netem::clear("lo").map_err(|e| format!("netem off lo: {e}"))?;
+    ip("link set lo mtu 65536")?;
+    Ok(result)
+}
+
+fn kernel_on_loopback(plan: &Plan) -> Http {
     let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind on loopback");
     let at = std_listener.local_addr().expect("its address");
     std_listener.set_nonblocking(true).expect("non-blocking");
@@ -119,22 +189,23 @@ pub fn kernel() -> Http {
     });
     let bulk = std::net::TcpListener::bind("127.0.0.1:0").expect("bind on loopback");
     let bulk_at = bulk.local_addr().expect("its address");
-    measure(at, bulk_at, move || {
+    let size = plan.bulk;
+    measure(at, bulk_at, plan, move || {
         let (mut conn, _) = bulk.accept().expect("accept");
-        bulk_server(&mut conn);
+        bulk_server(&mut conn, size);
     })
 }
 
-/// Reads [`BULK`] bytes, then writes as many.
-fn bulk_server(conn: &mut (impl Read + Write)) {
+/// Reads `size` bytes, then writes as many.
+fn bulk_server(conn: &mut (impl Read + Write), size: usize) {
     let mut buf = vec![0; 64 << 10];
-    let mut left = BULK;
+    let mut left = size;
     while left > 0 {
         let n = conn.read(&mut buf).expect("bulk read");
         assert!(n > 0, "the bulk client ended early");
         left -= n.min(left);
     }
-    let mut left = BULK;
+    let mut left = size;
     while left > 0 {
         let n = buf.len().min(left);
         conn.write_all(&buf[..n]).expect("bulk write");
@@ -142,20 +213,37 @@ fn bulk_server(conn: &mut (impl Read + Write)) {
     }
 }
 
+/// The kernel's count of TCP segments sent again.
+fn kernel_retransmissions() -> u64 {
+    let snmp = std::fs::read_to_string("/proc/net/snmp").unwrap_or_default();
+    let mut tcp = snmp.lines().filter(|l| l.starts_with("Tcp:"));
+    let (Some(names), Some(values)) = (tcp.next(), tcp.next()) else {
+        return 0;
+    };
+    names
+        .split_whitespace()
+        .zip(values.split_whitespace())
+        .find(|(name, _)| *name == "RetransSegs")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0)
+}
+
 fn measure(
     at: SocketAddr,
     bulk_at: SocketAddr,
+    plan: &Plan,
     bulk_server: impl FnOnce() + Send + 'static,
 ) -> Http {
     // A warm-up: connections made, code paged in.
-    load(at, 4, 50);
-    let one = load(at, 1, 3000);
-    let fifty = load(at, 50, 100);
+    load(at, 4, 50.min(plan.one));
+    let one = load(at, 1, plan.one);
+    let fifty = (plan.fifty > 0).then(|| load(at, 50, plan.fifty));
     let server = std::thread::spawn(bulk_server);
     let mut conn = std::net::TcpStream::connect(bulk_at).expect("bulk connect");
     let chunk = vec![7u8; 64 << 10];
+    let resent = kernel_retransmissions();
     let started = Instant::now();
-    let mut left = BULK;
+    let mut left = plan.bulk;
     while left > 0 {
         let n = chunk.len().min(left);
         conn.write_all(&chunk[..n]).expect("bulk write");
@@ -166,22 +254,24 @@ fn measure(
     // before it writes).
     let first = conn.read(&mut buf).expect("bulk read");
     let up = started.elapsed();
+    let resent = kernel_retransmissions() - resent;
     let started = Instant::now();
     let mut got = first;
-    while got < BULK {
+    while got < plan.bulk {
         let n = conn.read(&mut buf).expect("bulk read");
         assert!(n > 0, "the bulk server ended early");
         got += n;
     }
     let down = started.elapsed();
     server.join().expect("the bulk server");
-    let mb = BULK as f64 / 1e6;
+    let mb = plan.bulk as f64 / 1e6;
     Http {
         one,
         fifty,
         bulk: Bulk {
             to_server: mb / up.as_secs_f64(),
             from_server: mb / down.as_secs_f64(),
+            kernel_retransmissions: resent,
         },
     }
 }

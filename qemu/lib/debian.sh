@@ -97,14 +97,13 @@ debian_unpack() {
     rm -f "$deb"
 }
 
-# debian_fetch ABI: Debian's image of that build, its tun.ko (debian_tun),
-# and the config and Module.symvers of its headers package; sets DEB_ABI,
-# DEB_DIR, DEB_VMLINUZ and DEB_TUN.
+# debian_fetch ABI: Debian's image of that build, the modules of its own the
+# suites need (debian_extra_modules), and the config and Module.symvers of
+# its headers package; sets DEB_ABI, DEB_DIR, DEB_VMLINUZ and DEB_EXTRA_KOS.
 debian_fetch() {
     DEB_ABI=$1 DEB_DIR="$CACHE/debian/$1"
     DEB_VMLINUZ="$DEB_DIR/vmlinuz"
-    DEB_TUN="$DEB_DIR/tun.ko"
-    [ -f "$DEB_VMLINUZ" ] && debian_tun && return
+    [ -f "$DEB_VMLINUZ" ] && debian_extra_modules && return
     log "fetching linux-binary-$DEB_ABI (the image) and linux-headers-$DEB_ABI (config, Module.symvers)"
     rm -rf "$DEB_DIR/unpack"
     debian_unpack "linux-binary-$DEB_ABI" "$DEB_DIR/unpack"
@@ -120,29 +119,52 @@ debian_fetch() {
     cp "$image" "$DEB_VMLINUZ.tmp"
     mv "$DEB_VMLINUZ.tmp" "$DEB_VMLINUZ"
     rm -rf "$DEB_DIR/unpack"
-    debian_tun
+    debian_extra_modules
 }
 
-# debian_tun: Debian builds TUN as a module (in linux-modules-ABI, compressed);
-# the netstack suite needs it, and busybox's insmod wants it plain.
-debian_tun() {
-    [ -f "$DEB_TUN" ] && return
-    log "fetching linux-modules-$DEB_ABI for its tun.ko (the netstack suite's TAP interface)"
+# The modules of Debian's kernel the suites load (from linux-modules-ABI):
+# TUN for the netstack suite's TAP interface, netem for its bad networks.
+DEB_MODULE_PATHS=(drivers/net/tun.ko net/sched/sch_netem.ko)
+
+# debian_extra_modules: those modules, plain (Debian compresses them; busybox's
+# insmod wants them plain), each without dependencies (insmod loads one file);
+# sets DEB_EXTRA_KOS.
+debian_extra_modules() {
+    local path ko
+    DEB_EXTRA_KOS=()
+    for path in "${DEB_MODULE_PATHS[@]}"; do
+        DEB_EXTRA_KOS+=("$DEB_DIR/$(basename "$path")")
+    done
+    for ko in "${DEB_EXTRA_KOS[@]}"; do
+        [ -f "$ko" ] || break
+    done
+    [ -f "$ko" ] && return
+    log "fetching linux-modules-$DEB_ABI for ${DEB_MODULE_PATHS[*]##*/} (the netstack suite's TAP and netem)"
     local deb
     deb=$(apt_fetch_deb "$DEBIAN_KERNEL_SUITE" "linux-modules-$DEB_ABI")
     rm -rf "$DEB_DIR/unpack"
     mkdir -p "$DEB_DIR/unpack"
-    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$DEB_DIR/unpack" --wildcards '*/drivers/net/tun.ko*'
+    local patterns=()
+    for path in "${DEB_MODULE_PATHS[@]}"; do
+        patterns+=("*/$path*")
+    done
+    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$DEB_DIR/unpack" --wildcards "${patterns[@]}"
     rm -f "$deb"
-    local tun
-    tun=$(find "$DEB_DIR/unpack" -path '*/drivers/net/tun.ko*' -type f | head -n1)
-    [ -n "$tun" ] || die "no drivers/net/tun.ko* in linux-modules-$DEB_ABI" "dpkg-deb -c it"
-    case $tun in
-        *.xz) xz -dc "$tun" >"$DEB_TUN.tmp" ;;
-        *.zst) zstd -dcq "$tun" >"$DEB_TUN.tmp" ;;
-        *) cp "$tun" "$DEB_TUN.tmp" ;;
-    esac
-    mv "$DEB_TUN.tmp" "$DEB_TUN"
+    local found out depends
+    for path in "${DEB_MODULE_PATHS[@]}"; do
+        found=$(find "$DEB_DIR/unpack" -path "*/$path*" -type f | head -n1)
+        [ -n "$found" ] || die "no $path* in linux-modules-$DEB_ABI" "dpkg-deb -c it"
+        out="$DEB_DIR/$(basename "$path")"
+        case $found in
+            *.xz) xz -dc "$found" >"$out.tmp" ;;
+            *.zst) zstd -dcq "$found" >"$out.tmp" ;;
+            *) cp "$found" "$out.tmp" ;;
+        esac
+        depends=$(modinfo -F depends "$out.tmp")
+        [ -z "$depends" ] || die "$path of $DEB_ABI needs $depends, which the guest does not load" \
+            "add them to DEB_MODULE_PATHS in qemu/lib/debian.sh, in load order"
+        mv "$out.tmp" "$out"
+    done
     rm -rf "$DEB_DIR/unpack"
 }
 

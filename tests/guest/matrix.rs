@@ -367,3 +367,81 @@ fn io_uring_writes_to_the_device_inline() {
         "thread {tid}'s write went to a worker: {workers:?}"
     );
 }
+
+/// One io_uring read or write of 8 bytes on `fd`; its result, or `None` if
+/// it has not completed within 5 s (it waits, which it must not).
+fn io_uring_rw(fd: RawFd, write: bool, buf: &mut u64) -> Option<i32> {
+    use io_uring::{opcode, types, IoUring};
+    let mut ring = IoUring::new(4).unwrap();
+    let sqe = if write {
+        opcode::Write::new(types::Fd(fd), std::ptr::from_mut(buf).cast(), 8).build()
+    } else {
+        opcode::Read::new(types::Fd(fd), std::ptr::from_mut(buf).cast(), 8).build()
+    };
+    // SAFETY: the fd and the buffer outlive the request: it completes, or
+    // dropping the ring below cancels it and waits for that.
+    unsafe { ring.submission().push(&sqe).unwrap() };
+    let limit = types::Timespec::new().sec(5);
+    let args = types::SubmitArgs::new().timespec(&limit);
+    match ring.submitter().submit_with_args(1, &args) {
+        Ok(_) => {}
+        Err(e) if e.raw_os_error() == Some(libc::ETIME) => {}
+        Err(e) => panic!("io_uring_enter: {e}"),
+    }
+    let result = ring.completion().next().map(|c| c.result());
+    result
+}
+
+/// io_uring reads a device fd's mask and writes it `EFD_VPOLL` commands at
+/// once, on a blocking fd as on a non-blocking one, whatever the mask: the
+/// module has `read_iter`/`write_iter` and says they never block. (With
+/// only `read`/`write`, io_uring waited on a blocking fd until the mask
+/// showed IN, or OUT for a write.)
+#[test]
+fn io_uring_reads_and_writes_the_device_at_once_whatever_its_mask() {
+    use vpoll::abi::EFD_VPOLL_ADDEVENTS;
+    for nonblocking in [false, true] {
+        for (name, event) in EVENTS.iter().copied().chain([("none", 0)]) {
+            let dev = vpoll_tests::device::Device::open().unwrap();
+            if nonblocking {
+                let flags = nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NONBLOCK;
+                nix::fcntl::fcntl(&dev, nix::fcntl::FcntlArg::F_SETFL(flags)).unwrap();
+            }
+            dev.set(event);
+            let what = format!("{name}, non-blocking {nonblocking}");
+            let mut mask = u64::MAX;
+            assert_eq!(
+                io_uring_rw(dev.as_raw_fd(), false, &mut mask),
+                Some(8),
+                "read, {what}"
+            );
+            assert_eq!(mask, u64::from(event), "the mask read, {what}");
+            let other = if event == WRBAND { MSG } else { WRBAND };
+            let mut command = EFD_VPOLL_ADDEVENTS | u64::from(other);
+            assert_eq!(
+                io_uring_rw(dev.as_raw_fd(), true, &mut command),
+                Some(8),
+                "write, {what}"
+            );
+            assert_eq!(dev.mask(), event | other, "after the write, {what}");
+            // Too short a buffer is refused as read(2) refuses it.
+            let mut short = 0u64;
+            let too_short = {
+                use io_uring::{opcode, types, IoUring};
+                let mut ring = IoUring::new(2).unwrap();
+                let sqe = opcode::Read::new(
+                    types::Fd(dev.as_raw_fd()),
+                    std::ptr::from_mut(&mut short).cast(),
+                    4,
+                )
+                .build();
+                // SAFETY: as in `io_uring_rw`; this one never waits.
+                unsafe { ring.submission().push(&sqe).unwrap() };
+                ring.submit_and_wait(1).unwrap();
+                let result = ring.completion().next().map(|c| c.result());
+                result
+            };
+            assert_eq!(too_short, Some(-libc::EINVAL), "a 4-byte read, {what}");
+        }
+    }
+}

@@ -159,11 +159,32 @@ fn exchange(mut tx: impl Write + Send, mut rx: impl Read, data: &[u8]) -> Vec<u8
 fn a_kernel_client_gets_mebibytes_echoed_by_the_user_level_server() {
     for backend in backends() {
         let stack = stack(backend);
-        let listener = TcpListener::bind(&stack, addr(STACK4, 7)).unwrap();
-        assert_backend(&listener, backend);
-        let server = thread::spawn(move || {
+        kernel_client_echo(&stack, backend, 7, echo_bytes());
+    }
+}
+
+#[test]
+fn a_user_level_client_gets_mebibytes_echoed_by_a_kernel_server() {
+    for backend in backends() {
+        let stack = stack(backend);
+        user_level_client_echo(&stack, backend, 8, echo_bytes());
+    }
+}
+
+/// How long a transfer may stall before the test fails instead of hanging.
+const STALL: Duration = Duration::from_secs(120);
+
+/// A kernel client sends `len` bytes to a user-level echo server on `port`
+/// and reads them back whole.
+fn kernel_client_echo(stack: &Stack, backend: Backend, port: u16, len: usize) {
+    let listener = TcpListener::bind(stack, addr(STACK4, port)).unwrap();
+    assert_backend(&listener, backend);
+    thread::scope(|s| {
+        s.spawn(move || {
             let (conn, peer) = listener.accept().unwrap();
             assert_eq!(peer.ip().to_string(), KERNEL4);
+            conn.set_read_timeout(Some(STALL)).unwrap();
+            conn.set_write_timeout(Some(STALL)).unwrap();
             let mut buf = vec![0; 16 << 10];
             loop {
                 let n = conn.read(&mut buf).unwrap();
@@ -173,32 +194,83 @@ fn a_kernel_client_gets_mebibytes_echoed_by_the_user_level_server() {
                 conn.write_all(&buf[..n]).unwrap();
             }
         });
-        let client = std::net::TcpStream::connect(addr(STACK4, 7)).unwrap();
-        let data = pattern(echo_bytes());
+        let client = std::net::TcpStream::connect(addr(STACK4, port)).unwrap();
+        client.set_read_timeout(Some(STALL)).unwrap();
+        client.set_write_timeout(Some(STALL)).unwrap();
+        let data = pattern(len);
         let back = exchange(client.try_clone().unwrap(), &client, &data);
         assert_eq!(fnv(&back), fnv(&data), "{backend}");
         client.shutdown(Shutdown::Write).unwrap();
-        server.join().unwrap();
-    }
+    });
 }
 
-#[test]
-fn a_user_level_client_gets_mebibytes_echoed_by_a_kernel_server() {
-    for backend in backends() {
-        let stack = stack(backend);
-        let listener = std::net::TcpListener::bind(addr(KERNEL6, 8)).unwrap();
-        let server = thread::spawn(move || {
+/// A user-level client sends `len` bytes to a kernel echo server on `port`
+/// (over IPv6) and reads them back whole.
+fn user_level_client_echo(stack: &Stack, backend: Backend, port: u16, len: usize) {
+    let listener = std::net::TcpListener::bind(addr(KERNEL6, port)).unwrap();
+    thread::scope(|s| {
+        s.spawn(move || {
             let (mut conn, _) = listener.accept().unwrap();
+            conn.set_read_timeout(Some(STALL)).unwrap();
             let mut rx = conn.try_clone().unwrap();
             std::io::copy(&mut rx, &mut conn).unwrap();
         });
-        let client = TcpStream::connect(&stack, addr(KERNEL6, 8)).unwrap();
+        let client = TcpStream::connect(stack, addr(KERNEL6, port)).unwrap();
         assert_backend(&client, backend);
-        let data = pattern(echo_bytes());
+        client.set_read_timeout(Some(STALL)).unwrap();
+        client.set_write_timeout(Some(STALL)).unwrap();
+        let data = pattern(len);
         let back = exchange(&client, &client, &data);
         assert_eq!(fnv(&back), fnv(&data), "{backend}");
         client.shutdown(Shutdown::Write).unwrap();
-        server.join().unwrap();
+    });
+}
+
+/// The kernel's count of TCP segments it sent again (`RetransSegs`).
+fn kernel_retransmissions() -> u64 {
+    let snmp = std::fs::read_to_string("/proc/net/snmp").unwrap();
+    let mut tcp = snmp.lines().filter(|l| l.starts_with("Tcp:"));
+    let (names, values) = (tcp.next().unwrap(), tcp.next().unwrap());
+    let at = names
+        .split_whitespace()
+        .position(|w| w == "RetransSegs")
+        .unwrap();
+    values.split_whitespace().nth(at).unwrap().parse().unwrap()
+}
+
+/// A bad network between the kernel and the stack: netem on the TAP loses,
+/// delays (with jitter), reorders, duplicates and corrupts what the kernel
+/// sends (its data, and its ACKs of the stack's). Echoes both ways arrive
+/// whole, whoever connects. (The stack's own frames reach the kernel
+/// unharmed here: the host suite's impaired link harms both directions.)
+#[test]
+fn echoes_both_ways_arrive_whole_through_netem() {
+    use vpoll_tests::netem::Netem;
+    let len = if kernel::is_debug() {
+        256 << 10
+    } else {
+        1 << 20
+    };
+    let bad = Netem {
+        delay: Duration::from_millis(20),
+        jitter: Duration::from_millis(5),
+        loss: 0.02,
+        reorder: 0.05,
+        duplicate: 0.01,
+        corrupt: 0.01,
+        limit: 0,
+    };
+    for backend in backends() {
+        let stack = stack(backend);
+        bad.apply(TAP).unwrap();
+        let (start, resent) = (std::time::Instant::now(), kernel_retransmissions());
+        kernel_client_echo(&stack, backend, 17, len);
+        user_level_client_echo(&stack, backend, 18, len);
+        eprintln!(
+            "{backend}: {len} bytes echoed each way, twice, through netem ({bad:?}) in {:.1?}; the kernel resent {} segments",
+            start.elapsed(),
+            kernel_retransmissions() - resent
+        );
     }
 }
 

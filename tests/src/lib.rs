@@ -7,5 +7,6 @@ pub mod command;
 pub mod device;
 pub mod echo;
 pub mod kernel;
+pub mod netem;
 pub mod rng;
 pub mod waiter;

@@ -3,7 +3,7 @@
 //! The guest benchmarks (run by `qemu/vm bench` with both modules loaded):
 //!
 //! ```text
-//! vpoll-bench [--runs N] MODE [P1 P2 P3 P4 P5 P7 P8 P9 N1 N2 N3]
+//! vpoll-bench [--runs N] MODE [P1 P2 P3 P4 P5 P7 P8 P9 N1 N2 N3 N4]
 //! ```
 //!
 //! MODE names where it runs (it is copied into every result); with no ids,
@@ -250,7 +250,7 @@ fn main() {
         args.drain(..2);
     }
     let Some(mode) = args.first().cloned() else {
-        eprintln!("usage: vpoll-bench [--runs N] MODE [P1 P2 P3 P4 P5 P7 P8 P9 N1 N2 N3]");
+        eprintln!("usage: vpoll-bench [--runs N] MODE [P1 P2 P3 P4 P5 P7 P8 P9 N1 N2 N3 N4]");
         std::process::exit(2);
     };
     let ids = &args[1..];
@@ -353,6 +353,9 @@ fn main() {
     // The harness asks for N2; N3's HTTP rows are the same comparison.
     if wanted("N2") || wanted("N3") {
         n3_http(&b);
+    }
+    if wanted("N4") {
+        n4(&b);
     }
     // The many-fd measurements last: freeing hundreds of thousands of files
     // keeps the kernel busy for a while, which would count in a later figure.
@@ -597,8 +600,10 @@ fn n2(b: &Bench) {
 /// N3, HTTP (`vpoll_bench::http`): the same hyper server on the user-level
 /// stack over TAP and on kernel TCP over loopback, kernel-TCP clients.
 fn n3_http(b: &Bench) {
-    let ours = vpoll_bench::http::user_level("vpbench1").unwrap_or_else(|e| panic!("N3: {e}"));
-    let kernel = vpoll_bench::http::kernel();
+    use vpoll_bench::http::Plan;
+    let ours =
+        vpoll_bench::http::user_level("vpbench1", &Plan::N3).unwrap_or_else(|e| panic!("N3: {e}"));
+    let kernel = vpoll_bench::http::kernel(&Plan::N3).unwrap_or_else(|e| panic!("N3: {e}"));
     let rows: [(&str, fn(&vpoll_bench::http::Http) -> f64, &str, Option<Target>); 6] = [
         (
             "HTTP/1.1 requests/s, hyper, 1 keep-alive connection: on the user-level stack over TAP vs on kernel TCP over loopback",
@@ -608,13 +613,13 @@ fn n3_http(b: &Bench) {
         ),
         (
             "HTTP/1.1 requests/s, hyper, 50 keep-alive connections: on the user-level stack over TAP vs on kernel TCP over loopback",
-            |h| h.fifty.requests_per_second,
+            |h| h.fifty.map_or(0.0, |l| l.requests_per_second),
             "req/s",
             Some(Target::AtLeast(0.8)),
         ),
         (
             "CPU per request (the whole process: clients, server, stack, kernel), 50 connections: user-level stack vs kernel TCP",
-            |h| h.fifty.cpu_ns_per_request,
+            |h| h.fifty.map_or(0.0, |l| l.cpu_ns_per_request),
             "ns/req",
             None,
         ),
@@ -640,6 +645,46 @@ fn n3_http(b: &Bench) {
     for (what, get, unit, target) in rows {
         b.ratio(
             ("N3", what),
+            ("user-level stack", &mut || get(&ours)),
+            ("kernel TCP", &mut || get(&kernel)),
+            unit,
+            target,
+        );
+    }
+}
+
+/// N4, a bad network (`vpoll_bench::http`, [`Plan::bad_network`]): the
+/// same servers, a 20 ms round trip and 1 % of the client's packets lost,
+/// by netem on both paths.
+fn n4(b: &Bench) {
+    use vpoll_bench::http::Plan;
+    let plan = Plan::bad_network();
+    let ours =
+        vpoll_bench::http::user_level("vpbench2", &plan).unwrap_or_else(|e| panic!("N4: {e}"));
+    let kernel = vpoll_bench::http::kernel(&plan).unwrap_or_else(|e| panic!("N4: {e}"));
+    let rows: [(&str, fn(&vpoll_bench::http::Http) -> f64, &str, Option<Target>); 3] = [
+        (
+            "bad network (20 ms round trip, 1 % loss): 4 MiB from a kernel client to the server: user-level stack over TAP vs kernel TCP over loopback",
+            |h| h.bulk.to_server,
+            "MB/s",
+            Some(Target::AtLeast(0.5)),
+        ),
+        (
+            "bad network: HTTP/1.1 requests/s, hyper, 1 keep-alive connection (the inverse of the request latency)",
+            |h| h.one.requests_per_second,
+            "req/s",
+            None,
+        ),
+        (
+            "bad network: segments the kernel's client sent again during the 4 MiB upload",
+            |h| h.bulk.kernel_retransmissions as f64,
+            "segments",
+            None,
+        ),
+    ];
+    for (what, get, unit, target) in rows {
+        b.ratio(
+            ("N4", what),
             ("user-level stack", &mut || get(&ours)),
             ("kernel TCP", &mut || get(&kernel)),
             unit,

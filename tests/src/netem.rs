@@ -112,14 +112,87 @@ fn request(kind: u16, flags: u16, ifindex: u32, attrs: &[u8]) -> io::Result<()> 
     }
 }
 
+/// ethtool's commands (linux/ethtool.h) for segmentation offload, and the
+/// ioctl that carries them.
+const ETHTOOL_GTSO: u32 = 0x1e;
+const ETHTOOL_STSO: u32 = 0x1f;
+const ETHTOOL_GGSO: u32 = 0x23;
+const ETHTOOL_SGSO: u32 = 0x24;
+const SIOCETHTOOL: libc::c_ulong = 0x8946;
+
+/// One ethtool value command on interface `name`; the value it holds after.
+fn ethtool(name: &str, cmd: u32, data: u32) -> io::Result<u32> {
+    #[repr(C)]
+    struct EthtoolValue {
+        cmd: u32,
+        data: u32,
+    }
+    #[repr(C)]
+    struct IfReq {
+        name: [u8; libc::IFNAMSIZ],
+        data: *mut EthtoolValue,
+        _pad: [u8; 16],
+    }
+    if name.len() >= libc::IFNAMSIZ {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    // SAFETY: plain socket(2); the result is checked before use.
+    let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if raw < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `raw` is a new fd that nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    let mut value = EthtoolValue { cmd, data };
+    let mut req = IfReq {
+        name: [0; libc::IFNAMSIZ],
+        data: &mut value,
+        _pad: [0; 16],
+    };
+    req.name[..name.len()].copy_from_slice(name.as_bytes());
+    // SAFETY: SIOCETHTOOL reads and writes `req` and the value it points
+    // at, both live for the call.
+    if unsafe { libc::ioctl(fd.as_raw_fd(), SIOCETHTOOL, &mut req) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(value.data)
+}
+
+/// Turns segmentation offload (TSO, GSO) of interface `name` on or off, as
+/// `ethtool -K NAME tso off gso off` does. With it on, TCP hands the
+/// interface packets of up to 64 KiB that are cut into segments only after
+/// the qdisc, so netem would lose or delay dozens of segments as one; off,
+/// its chances are per segment, as on a real link. Fails if it stays on.
+pub fn segmentation_offload(name: &str, on: bool) -> io::Result<()> {
+    for (set, get, what) in [
+        (ETHTOOL_STSO, ETHTOOL_GTSO, "TSO"),
+        (ETHTOOL_SGSO, ETHTOOL_GGSO, "GSO"),
+    ] {
+        // A device that cannot change it (EOPNOTSUPP) may have it fixed off.
+        match ethtool(name, set, u32::from(on)) {
+            Ok(_) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => {}
+            Err(e) => return Err(e),
+        }
+        let now = ethtool(name, get, 0)? != 0;
+        if !on && now {
+            return Err(io::Error::other(format!("{what} of {name} stays on")));
+        }
+    }
+    Ok(())
+}
+
 fn ifindex(name: &str) -> io::Result<u32> {
     nix::net::if_::if_nametoindex(name).map_err(io::Error::from)
 }
 
 impl Netem {
     /// Puts this netem at the root of interface `name` (replacing what was
-    /// there). Reordering needs a delay to overtake, as in `tc`.
+    /// there), with segmentation offload off so that it acts on each
+    /// segment ([`segmentation_offload`]). Reordering needs a delay to
+    /// overtake, as in `tc`.
     pub fn apply(&self, name: &str) -> io::Result<()> {
+        segmentation_offload(name, false)?;
         let gap = u32::from(self.reorder > 0.0);
         let limit = if self.limit == 0 { 10_000 } else { self.limit };
         // tc_netem_qopt (latency and jitter in ticks: 0, the 64-bit
@@ -167,12 +240,14 @@ impl Netem {
         )
     }
 
-    /// Takes interface `name`'s root qdisc back to the default.
+    /// Takes interface `name`'s root qdisc back to the default, and its
+    /// segmentation offload back on.
     pub fn clear(name: &str) -> io::Result<()> {
         match request(RTM_DELQDISC, 0, ifindex(name)?, &[]) {
             // Nothing there to delete: already the default.
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
-            other => other,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+            other => other?,
         }
+        segmentation_offload(name, true)
     }
 }

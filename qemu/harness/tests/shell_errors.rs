@@ -155,12 +155,15 @@ fn no_kernel_series_in_the_archive_is_a_clear_failure() {
 
 #[test]
 fn a_failure_stops_the_background_jobs_and_their_children() {
-    // The job's child would outlive a plain kill of the job's shell. The
-    // step fails once the child is surely running (it wrote its pid).
+    // The job starts a process whose parent has already exited (as a
+    // daemonising tool does): no walk of the job's process tree finds it,
+    // only its process group does. The step fails once it surely runs (it
+    // wrote its pid); the job itself runs on.
     let pidfile = std::env::temp_dir().join(format!("vpoll-orphan-{}", std::process::id()));
     let _ = std::fs::remove_file(&pidfile);
     let script = format!(
-        "step \"prefetch\"\njob() {{ sh -c 'echo $$ >{p}.tmp && mv {p}.tmp {p}; exec sleep 60'; }}\n\
+        "step \"prefetch\"\n\
+         job() {{ sh -c 'sh -c \"echo \\$\\$ >{p}.tmp && mv {p}.tmp {p}; exec sleep 60\" &'; sleep 60; }}\n\
          background fetch job\nwhile [ ! -s {p} ]; do sleep 0.05; done\nfalse\n",
         p = pidfile.display()
     );

@@ -150,20 +150,26 @@ debian_extra_modules() {
     done
     dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$DEB_DIR/unpack" --wildcards "${patterns[@]}"
     rm -f "$deb"
-    local found out depends
+    # Made plain beside the others first (modinfo wants a name ending in
+    # .ko), then moved into place.
+    local found plain out depends
+    mkdir -p "$DEB_DIR/unpack/plain"
     for path in "${DEB_MODULE_PATHS[@]}"; do
         found=$(find "$DEB_DIR/unpack" -path "*/$path*" -type f | head -n1)
         [ -n "$found" ] || die "no $path* in linux-modules-$DEB_ABI" "dpkg-deb -c it"
-        out="$DEB_DIR/$(basename "$path")"
+        plain="$DEB_DIR/unpack/plain/$(basename "$path")"
         case $found in
-            *.xz) xz -dc "$found" >"$out.tmp" ;;
-            *.zst) zstd -dcq "$found" >"$out.tmp" ;;
-            *) cp "$found" "$out.tmp" ;;
+            *.xz) xz -dc "$found" >"$plain" ;;
+            *.zst) zstd -dcq "$found" >"$plain" ;;
+            *) cp "$found" "$plain" ;;
         esac
-        depends=$(modinfo -F depends "$out.tmp")
+        depends=$(modinfo -F depends "$plain")
         [ -z "$depends" ] || die "$path of $DEB_ABI needs $depends, which the guest does not load" \
             "add them to DEB_MODULE_PATHS in qemu/lib/debian.sh, in load order"
-        mv "$out.tmp" "$out"
+    done
+    for path in "${DEB_MODULE_PATHS[@]}"; do
+        out="$DEB_DIR/$(basename "$path")"
+        mv "$DEB_DIR/unpack/plain/$(basename "$path")" "$out"
     done
     rm -rf "$DEB_DIR/unpack"
 }

@@ -604,7 +604,7 @@ fn n3_http(b: &Bench) {
     let ours =
         vpoll_bench::http::user_level("vpbench1", &Plan::N3).unwrap_or_else(|e| panic!("N3: {e}"));
     let kernel = vpoll_bench::http::kernel(&Plan::N3).unwrap_or_else(|e| panic!("N3: {e}"));
-    let rows: [(&str, fn(&vpoll_bench::http::Http) -> f64, &str, Option<Target>); 6] = [
+    let rows: [HttpRow; 6] = [
         (
             "HTTP/1.1 requests/s, hyper, 1 keep-alive connection: on the user-level stack over TAP vs on kernel TCP over loopback",
             |h| h.one.requests_per_second,
@@ -642,11 +642,30 @@ fn n3_http(b: &Bench) {
             Some(Target::AtLeast(0.5)),
         ),
     ];
-    for (what, get, unit, target) in rows {
+    http_rows(b, "N3", &ours, &kernel, &rows);
+}
+
+/// One row of an HTTP comparison: what, the figure, its unit, the goal.
+type HttpRow = (
+    &'static str,
+    fn(&vpoll_bench::http::Http) -> f64,
+    &'static str,
+    Option<Target>,
+);
+
+/// Reports `rows` of the user-level stack's results against the kernel's.
+fn http_rows(
+    b: &Bench,
+    id: &'static str,
+    ours: &vpoll_bench::http::Http,
+    kernel: &vpoll_bench::http::Http,
+    rows: &[HttpRow],
+) {
+    for &(what, get, unit, target) in rows {
         b.ratio(
-            ("N3", what),
-            ("user-level stack", &mut || get(&ours)),
-            ("kernel TCP", &mut || get(&kernel)),
+            (id, what),
+            ("user-level stack", &mut || get(ours)),
+            ("kernel TCP", &mut || get(kernel)),
             unit,
             target,
         );
@@ -662,7 +681,7 @@ fn n4(b: &Bench) {
     let ours =
         vpoll_bench::http::user_level("vpbench2", &plan).unwrap_or_else(|e| panic!("N4: {e}"));
     let kernel = vpoll_bench::http::kernel(&plan).unwrap_or_else(|e| panic!("N4: {e}"));
-    let rows: [(&str, fn(&vpoll_bench::http::Http) -> f64, &str, Option<Target>); 3] = [
+    let rows: [HttpRow; 3] = [
         (
             "bad network (20 ms round trip, 1 % loss): 4 MiB from a kernel client to the server: user-level stack over TAP vs kernel TCP over loopback",
             |h| h.bulk.to_server,
@@ -682,13 +701,5 @@ fn n4(b: &Bench) {
             None,
         ),
     ];
-    for (what, get, unit, target) in rows {
-        b.ratio(
-            ("N4", what),
-            ("user-level stack", &mut || get(&ours)),
-            ("kernel TCP", &mut || get(&kernel)),
-            unit,
-            target,
-        );
-    }
+    http_rows(b, "N4", &ours, &kernel, &rows);
 }

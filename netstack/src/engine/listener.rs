@@ -37,6 +37,16 @@ use crate::shown::Shown;
 /// SYN again.
 const STALE: Duration = Duration::from_secs(1);
 
+/// What an ACK to a listener says of a cookie.
+enum Returned {
+    /// Not one to check (see [`Engine::returned_cookie`]).
+    NoCookie,
+    /// A cookie this listener did not make, or made too long ago.
+    Bad,
+    /// A good one, standing for a client with this MSS.
+    Good { mss: u16 },
+}
+
 /// How long after its last cookie a listener checks ACKs for one: a
 /// cookie's life (Linux checks only after a recent overflow, too).
 const COOKIE_LIFE_SECS: u64 = 3 * 64;
@@ -261,22 +271,17 @@ impl Engine {
         len: usize,
         seg: &Segment,
     ) -> bool {
-        let Some(l) = self.listeners.get(&id) else {
-            return false;
+        let mss = match self.returned_cookie(now, id, seg) {
+            Returned::NoCookie => return false,
+            Returned::Bad => {
+                self.counters
+                    .syn_cookies_failed
+                    .fetch_add(1, Ordering::Relaxed);
+                return false;
+            }
+            Returned::Good { mss } => mss,
         };
-        let Some(ack) = seg.ack else {
-            return false;
-        };
-        let lately = l
-            .cookies_sent
-            .is_some_and(|t| now < t + Duration::from_secs(COOKIE_LIFE_SECS));
-        if !lately || !seg.valid || seg.syn || seg.rst {
-            return false;
-        }
-        let Some(mss) = self.cookies.check(now, seg.tuple, seg.seq, ack) else {
-            self.counters
-                .syn_cookies_failed
-                .fetch_add(1, Ordering::Relaxed);
+        let (Some(l), Some(ack)) = (self.listeners.get(&id), seg.ack) else {
             return false;
         };
         if l.queue.len() >= l.backlog || !self.room() {
@@ -328,27 +333,40 @@ impl Engine {
     /// cookie, the handshake goes (without a word) and this says true: the
     /// cookie's connection takes its place.
     pub(super) fn cookie_over_handshake(&mut self, now: Instant, key: Key, seg: &Segment) -> bool {
-        let Some(Role::Embryo {
+        let Some(&Role::Embryo {
             listener,
             queued: false,
         }) = self.socks.get(&key).map(|s| &s.role)
         else {
             return false;
         };
-        let (Some(ack), Some(l)) = (seg.ack, self.listeners.get(listener)) else {
+        if !matches!(
+            self.returned_cookie(now, listener, seg),
+            Returned::Good { .. }
+        ) {
             return false;
+        }
+        self.forget(key);
+        true
+    }
+
+    /// Whether `seg`, to listener `id`, returns a cookie: only an ACK (no
+    /// SYN, no RST, a good checksum) within a cookie's life of the
+    /// listener's last one is checked at all.
+    fn returned_cookie(&self, now: Instant, id: usize, seg: &Segment) -> Returned {
+        let (Some(l), Some(ack)) = (self.listeners.get(&id), seg.ack) else {
+            return Returned::NoCookie;
         };
         let lately = l
             .cookies_sent
             .is_some_and(|t| now < t + Duration::from_secs(COOKIE_LIFE_SECS));
         if !lately || !seg.valid || seg.syn || seg.rst {
-            return false;
+            return Returned::NoCookie;
         }
-        if self.cookies.check(now, seg.tuple, seg.seq, ack).is_none() {
-            return false;
+        match self.cookies.check(now, seg.tuple, seg.seq, ack) {
+            Some(mss) => Returned::Good { mss },
+            None => Returned::Bad,
         }
-        self.forget(key);
-        true
     }
 
     /// Completes the cookie handshakes whose SYN-ACK smoltcp just sent (and

@@ -30,7 +30,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use vpoll_netstack::{Link, Stack};
-use vpoll_tests::netem::Netem;
+use vpoll_tests::netem::{kernel_retransmissions, Netem};
 
 use crate::netstack::ip;
 
@@ -211,21 +211,6 @@ fn bulk_server(conn: &mut (impl Read + Write), size: usize) {
         conn.write_all(&buf[..n]).expect("bulk write");
         left -= n;
     }
-}
-
-/// The kernel's count of TCP segments sent again.
-fn kernel_retransmissions() -> u64 {
-    let snmp = std::fs::read_to_string("/proc/net/snmp").unwrap_or_default();
-    let mut tcp = snmp.lines().filter(|l| l.starts_with("Tcp:"));
-    let (Some(names), Some(values)) = (tcp.next(), tcp.next()) else {
-        return 0;
-    };
-    names
-        .split_whitespace()
-        .zip(values.split_whitespace())
-        .find(|(name, _)| *name == "RetransSegs")
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0)
 }
 
 fn measure(

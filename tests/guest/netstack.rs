@@ -226,18 +226,6 @@ fn user_level_client_echo(stack: &Stack, backend: Backend, port: u16, len: usize
     });
 }
 
-/// The kernel's count of TCP segments it sent again (`RetransSegs`).
-fn kernel_retransmissions() -> u64 {
-    let snmp = std::fs::read_to_string("/proc/net/snmp").unwrap();
-    let mut tcp = snmp.lines().filter(|l| l.starts_with("Tcp:"));
-    let (names, values) = (tcp.next().unwrap(), tcp.next().unwrap());
-    let at = names
-        .split_whitespace()
-        .position(|w| w == "RetransSegs")
-        .unwrap();
-    values.split_whitespace().nth(at).unwrap().parse().unwrap()
-}
-
 /// A bad network between the kernel and the stack: netem on the TAP loses,
 /// delays (with jitter), reorders, duplicates and corrupts what the kernel
 /// sends (its data, and its ACKs of the stack's). Echoes both ways arrive
@@ -245,7 +233,7 @@ fn kernel_retransmissions() -> u64 {
 /// unharmed here: the host suite's impaired link harms both directions.)
 #[test]
 fn echoes_both_ways_arrive_whole_through_netem() {
-    use vpoll_tests::netem::Netem;
+    use vpoll_tests::netem::{kernel_retransmissions, Netem};
     let len = if kernel::is_debug() {
         256 << 10
     } else {

@@ -251,3 +251,19 @@ impl Netem {
         segmentation_offload(name, true)
     }
 }
+
+/// The kernel's count of TCP segments it sent again (`RetransSegs` of
+/// `/proc/net/snmp`; 0 if it cannot be read).
+pub fn kernel_retransmissions() -> u64 {
+    let snmp = std::fs::read_to_string("/proc/net/snmp").unwrap_or_default();
+    let mut tcp = snmp.lines().filter(|l| l.starts_with("Tcp:"));
+    let (Some(names), Some(values)) = (tcp.next(), tcp.next()) else {
+        return 0;
+    };
+    names
+        .split_whitespace()
+        .zip(values.split_whitespace())
+        .find(|(name, _)| *name == "RetransSegs")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0)
+}

@@ -28,20 +28,6 @@ const REPORT_PATTERNS: &[&str] = &[
     "Call Trace:",             // any stack dump
 ];
 
-/// Report headers: a stack dump after one of these, inside an announced OOM
-/// window, belongs to that report, not to the OOM.
-const REPORT_HEADERS: &[&str] = &[
-    "BUG:",
-    "Oops",
-    "WARNING:",
-    "INFO:",
-    "Kernel panic",
-    "general protection fault",
-    "UBSAN:",
-    "kernel BUG at",
-    "page allocation failure",
-];
-
 /// The lines a guest test writes to the kernel log around a memory cgroup
 /// OOM report it causes on purpose (`tests/guest/memcg.rs`). Between them,
 /// and only after the report's own first line, the report's stack dump is
@@ -120,7 +106,11 @@ impl Console {
                 oom_window = None;
             } else if line.contains(OOM_HEADER) && oom_window.is_some() {
                 oom_window = Some(true);
-            } else if oom_window == Some(true) && REPORT_HEADERS.iter().any(|p| line.contains(p)) {
+            } else if oom_window == Some(true)
+                && REPORT_PATTERNS
+                    .iter()
+                    .any(|p| *p != "Call Trace:" && line.contains(p))
+            {
                 // Another report: the OOM's is over, and what follows is
                 // this one's.
                 oom_window = Some(false);

@@ -6,7 +6,11 @@
 //! the kernel sends to the user-level stack.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
+
+use nix::sys::socket::{
+    recv, send, socket, AddressFamily, MsgFlags, SockFlag, SockProtocol, SockType,
+};
 use std::time::Duration;
 
 const RTM_NEWQDISC: u16 = 36;
@@ -61,19 +65,12 @@ fn words(values: &[u32]) -> Vec<u8> {
 /// Sends one rtnetlink request about interface `ifindex`'s root qdisc and
 /// returns the kernel's answer (0 or its errno).
 fn request(kind: u16, flags: u16, ifindex: u32, attrs: &[u8]) -> io::Result<()> {
-    // SAFETY: plain socket(2); the result is checked before use.
-    let raw = unsafe {
-        libc::socket(
-            libc::AF_NETLINK,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            libc::NETLINK_ROUTE,
-        )
-    };
-    if raw < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `raw` is a new fd that nothing else owns.
-    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    let fd = socket(
+        AddressFamily::Netlink,
+        SockType::Raw,
+        SockFlag::SOCK_CLOEXEC,
+        SockProtocol::NetlinkRoute,
+    )?;
     let mut msg = Vec::new();
     // nlmsghdr: length (filled below), type, flags, sequence, port.
     msg.extend_from_slice(&0u32.to_ne_bytes());
@@ -88,18 +85,10 @@ fn request(kind: u16, flags: u16, ifindex: u32, attrs: &[u8]) -> io::Result<()> 
     msg.extend_from_slice(attrs);
     let len = msg.len() as u32;
     msg[..4].copy_from_slice(&len.to_ne_bytes());
-    // SAFETY: `msg` is a valid buffer of its length; the kernel is the
-    // default destination of a netlink socket.
-    if unsafe { libc::send(fd.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    // The kernel is a netlink socket's default destination.
+    send(fd.as_raw_fd(), &msg, MsgFlags::empty())?;
     let mut reply = [0u8; 4096];
-    // SAFETY: reads into `reply`, within its length.
-    let n = unsafe { libc::recv(fd.as_raw_fd(), reply.as_mut_ptr().cast(), reply.len(), 0) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let n = n as usize;
+    let n = recv(fd.as_raw_fd(), &mut reply, MsgFlags::empty())?;
     let kind = u16::from_ne_bytes([reply[4], reply[5]]);
     if n < 20 || kind != NLMSG_ERROR {
         return Err(io::Error::other(format!(
@@ -136,13 +125,12 @@ fn ethtool(name: &str, cmd: u32, data: u32) -> io::Result<u32> {
     if name.len() >= libc::IFNAMSIZ {
         return Err(io::Error::from_raw_os_error(libc::EINVAL));
     }
-    // SAFETY: plain socket(2); the result is checked before use.
-    let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    if raw < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `raw` is a new fd that nothing else owns.
-    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    let fd = socket(
+        AddressFamily::Inet,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
     let mut value = EthtoolValue { cmd, data };
     let mut req = IfReq {
         name: [0; libc::IFNAMSIZ],

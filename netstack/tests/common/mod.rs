@@ -215,12 +215,7 @@ pub fn spawn_asleep<'scope, T: Send + 'scope>(
     let tid = rx.recv().unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let stat =
-            std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).unwrap_or_default();
-        let state = stat
-            .rsplit_once(')')
-            .and_then(|(_, r)| r.trim_start().chars().next());
-        if state == Some('S') {
+        if vpoll_tests::waiter::thread_state(tid) == Some('S') {
             return handle;
         }
         assert!(

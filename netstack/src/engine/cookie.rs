@@ -39,24 +39,34 @@ const MAX_AGE: u32 = 2;
 /// Makes and checks cookies, with a key of its own.
 pub(super) struct Cookies {
     key: RandomState,
+    /// When the last cookie was made, by any listener.
+    last: Option<Instant>,
 }
 
 impl Cookies {
     pub fn new() -> Cookies {
         Cookies {
             key: RandomState::new(),
+            last: None,
         }
+    }
+
+    /// Whether a cookie made now could still come back (one was made
+    /// within a cookie's life): a cheap test before any per-segment work.
+    pub fn made_lately(&self, now: Instant, life: smoltcp::time::Duration) -> bool {
+        self.last.is_some_and(|t| now < t + life)
     }
 
     /// The initial sequence number for a SYN-ACK answering a SYN on `tuple`
     /// with sequence `isn` and MSS option `mss`.
     pub fn make(
-        &self,
+        &mut self,
         now: Instant,
         tuple: Tuple,
         isn: TcpSeqNumber,
         mss: Option<u16>,
     ) -> TcpSeqNumber {
+        self.last = Some(now);
         let tick = ticks(now);
         let mss = mss.unwrap_or(MSS[0]);
         let index = MSS.iter().rposition(|&m| m <= mss).unwrap_or(0) as u32;
@@ -231,7 +241,7 @@ mod tests {
     /// was made for rounded down to the table, and only for a few minutes.
     #[test]
     fn a_cookie_checks_for_its_connection_and_only_lately() {
-        let cookies = Cookies::new();
+        let mut cookies = Cookies::new();
         let t0 = Instant::from_secs(1_000_000);
         let isn = TcpSeqNumber(-5);
         let cookie = cookies.make(t0, tuple(4000), isn, Some(1460));

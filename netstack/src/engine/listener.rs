@@ -333,6 +333,13 @@ impl Engine {
     /// cookie, the handshake goes (without a word) and this says true: the
     /// cookie's connection takes its place.
     pub(super) fn cookie_over_handshake(&mut self, now: Instant, key: Key, seg: &Segment) -> bool {
+        // No cookie out: no lookup on this segment's way (the hot path).
+        if !self
+            .cookies
+            .made_lately(now, Duration::from_secs(COOKIE_LIFE_SECS))
+        {
+            return false;
+        }
         let Some(&Role::Embryo {
             listener,
             queued: false,

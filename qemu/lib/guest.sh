@@ -184,6 +184,10 @@ vm_boot() {
     local rc=0
     timeout --kill-after=10 "$limit" "${qemu[@]}" -display none -monitor none -serial stdio \
         </dev/null 2>"$logf.qemu" | tee "$logf" || rc=$?
-    [ "$rc" -ne 124 ] || log "watchdog: the guest did not finish within ${limit}s"
+    if [ "$rc" -eq 124 ]; then
+        # For the verdict, which names the test it stopped in.
+        echo "VPOLL-WATCHDOG: $limit" >>"$logf"
+        log "watchdog: the guest did not finish within ${limit}s"
+    fi
     [ "$rc" -eq 0 ] || [ "$rc" -eq 124 ] || { cat "$logf.qemu" >&2; die "qemu exited with status $rc" "see $logf.qemu"; }
 }

@@ -42,12 +42,13 @@ kernel_patched_source() {
     done
 }
 
-# kernel_build FLAVOUR: build tinyconfig + test.config (+ FLAVOUR.config for
-# another flavour, e.g. debug); sets KBUILD and BZIMAGE.
+# kernel_build FLAVOUR: build tinyconfig + base.config, + FLAVOUR.config
+# for test (KCSAN) and debug (KASAN, lockdep, UBSAN, ...); plain is
+# base.config alone. Sets KBUILD and BZIMAGE.
 kernel_build() {
     local flavour=${1:-test}
-    local fragments=("$QEMU_DIR/config/test.config")
-    [ "$flavour" = test ] || fragments+=("$QEMU_DIR/config/$flavour.config")
+    local fragments=("$QEMU_DIR/config/base.config")
+    [ "$flavour" = plain ] || fragments+=("$QEMU_DIR/config/$flavour.config")
     local fragment
     for fragment in "${fragments[@]}"; do
         [ -f "$fragment" ] || die "no config fragment $fragment" "ls $QEMU_DIR/config"

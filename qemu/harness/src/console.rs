@@ -12,6 +12,9 @@ pub const PLAN_MARKER: &str = "VPOLL-PLAN:";
 /// The line before each suite: its name and how many tests it lists (with
 /// the filters it runs with), which its summary must account for.
 pub const SUITE_MARKER: &str = "VPOLL-SUITE:";
+/// The line `qemu/vm` appends to a console when its watchdog stopped the
+/// guest, with the limit in seconds.
+pub const WATCHDOG_MARKER: &str = "VPOLL-WATCHDOG:";
 
 /// Substrings that start a kernel report. Any of them on the console is a failure.
 const REPORT_PATTERNS: &[&str] = &[
@@ -89,6 +92,11 @@ pub struct Console {
     pub reports: Vec<String>,
     /// Stack dumps of OOM reports a test announced (see [`EXPECTED_OOM_BEGIN`]).
     pub expected_oom_dumps: u64,
+    /// The watchdog's limit in seconds, if it stopped the guest.
+    pub watchdog: Option<u64>,
+    /// The test that started last and never gave its result: where a
+    /// console that ends early stopped.
+    pub unfinished: Option<String>,
 }
 
 impl Console {
@@ -118,6 +126,14 @@ impl Console {
             if let Some(rest) = line.strip_prefix(EXIT_MARKER) {
                 console.exit = rest.trim().parse().ok();
             }
+            if let Some(rest) = line.strip_prefix(WATCHDOG_MARKER) {
+                console.watchdog = rest.trim().parse().ok();
+            }
+            console.unfinished = match started_test(line) {
+                Some(name) => Some(name.to_owned()),
+                None if ends_a_test(line) => None,
+                None => console.unfinished.take(),
+            };
             if let Some(rest) = line.strip_prefix(PLAN_MARKER) {
                 console.plan = Some(rest.split_whitespace().map(str::to_owned).collect());
             }
@@ -186,6 +202,25 @@ fn strip_timestamp(line: &str) -> &str {
     line
 }
 
+/// `test NAME ... ` with no result after it yet (libtest prints the result
+/// when the test ends; a kernel message may come between): NAME.
+fn started_test(line: &str) -> Option<&str> {
+    let (name, result) = line.strip_prefix("test ")?.split_once(" ... ")?;
+    let result = result.trim();
+    (result.is_empty() || result.starts_with('[')).then_some(name)
+}
+
+/// Whether the line ends the test that started last: its result, the
+/// next test's line or a summary.
+fn ends_a_test(line: &str) -> bool {
+    let line = line.trim();
+    line.starts_with("test ")
+        || line.starts_with("ok")
+        || line.starts_with("FAILED")
+        || line.starts_with("ignored")
+        || line.contains("test result: ")
+}
+
 /// A libtest summary's counts.
 #[derive(Debug, Default, PartialEq, Eq, Clone, Copy)]
 pub struct Counts {
@@ -241,6 +276,21 @@ mod tests {
         let c = Console::parse("[    3.141592] random: crng init done\r\nVPOLL-EXIT: 101\r\n");
         assert_eq!(c.exit, Some(101));
         assert!(Console::parse("no marker here").exit.is_none());
+    }
+
+    #[test]
+    fn a_console_cut_short_names_its_unfinished_test_and_the_watchdog() {
+        let log = "test a::done ... ok\n\
+                   test a::slow ... \n\
+                   [   12.000000] random: crng init done\n\
+                   ok\n\
+                   test a::hangs ... [   13.000000] tun: Universal TUN/TAP device driver\n\
+                   VPOLL-WATCHDOG: 300\n";
+        let c = Console::parse(log);
+        assert_eq!(c.unfinished.as_deref(), Some("a::hangs"));
+        assert_eq!(c.watchdog, Some(300));
+        let done = Console::parse("test a::slow ... \nok\ntest result: ok. 1 passed; 0 failed\n");
+        assert_eq!((done.unfinished, done.watchdog), (None, None));
     }
 
     #[test]

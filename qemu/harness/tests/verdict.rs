@@ -82,6 +82,47 @@ fn a_guest_that_never_finished_fails() {
     );
 }
 
+/// Reports of the test kernel's KCSAN and the debug kernel's UBSAN, as
+/// the kernel prints them, each fail a run whose tests all passed.
+#[test]
+fn a_kcsan_or_ubsan_report_fails_a_run_whose_tests_passed() {
+    let kcsan = "[   42.101] ==================================================================\n\
+                 [   42.102] BUG: KCSAN: data-race in __wake_up_common / add_wait_queue\n\
+                 [   42.103] \n\
+                 [   42.104] write to 0xffff88800a1b2c30 of 8 bytes by task 88 on cpu 1:\n\
+                 [   42.105]  add_wait_queue+0x3c/0x90\n\
+                 [   42.106]  _RNvXs_NtCs1_5vpoll9poll_miscNtB4_8PollMisc4poll+0x51/0x80 [vpoll]\n\
+                 [   42.107] Reported by Kernel Concurrency Sanitizer on:\n";
+    let ubsan = "[   17.5] UBSAN: shift-out-of-bounds in fs/eventfd.c:301:22\n\
+                 [   17.6] shift exponent 64 is too large for 64-bit type 'unsigned long'\n";
+    for report in [kcsan, ubsan] {
+        let log = format!("{report}{GOOD}");
+        let (code, out, err) = verdict_args(&["test", &write_log("report", &log)]);
+        assert_eq!((code, out.as_str()), (1, "30 passed, 1 failed\n"), "{report}");
+        assert!(err.contains("kernel reports"), "{err}");
+    }
+}
+
+/// A guest the watchdog stopped: the verdict says so, and names the test
+/// that was running.
+#[test]
+fn a_guest_stopped_by_the_watchdog_names_its_last_test() {
+    let log = "VPOLL-PLAN: module\nVPOLL-SUITE: module 30\nrunning 30 tests\n\
+               test netstack::fast ... ok\ntest netstack::hangs ... \nVPOLL-WATCHDOG: 600\n";
+    let (code, out, err) = verdict_args(&["test", &write_log("watchdog", log)]);
+    assert_eq!((code, out.as_str()), (1, "0 passed, 1 failed\n"));
+    assert!(err.contains("the watchdog stopped the guest after 600 s"), "{err}");
+    assert!(err.contains("never finished: netstack::hangs"), "{err}");
+}
+
+/// `qemu/vm test host` judges the host's log alone.
+#[test]
+fn a_host_run_alone_is_judged() {
+    let host = write_log("host-alone", HOST_OK);
+    let (code, out, _) = verdict_args(&["test", "--host", &host, "--host-status", "0"]);
+    assert_eq!((code, out.as_str()), (0, "5 passed, 0 failed\n"));
+}
+
 /// What 78b0218's verdict passed: a console that ran nothing beside a
 /// good one, and a suite whose filter matched nothing.
 #[test]

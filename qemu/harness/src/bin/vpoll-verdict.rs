@@ -43,15 +43,20 @@ fn clean(path: &str, guest: &Console) -> bool {
     match guest.exit {
         None => {
             ok = false;
-            eprintln!(
-                "{path}: the guest never reported its job's exit status (crash, hang or watchdog)"
-            );
+            let why = match guest.watchdog {
+                Some(limit) => format!("the watchdog stopped the guest after {limit} s"),
+                None => "crash or hang".to_owned(),
+            };
+            eprintln!("{path}: the guest never reported its job's exit status ({why})");
         }
         Some(0) => {}
         Some(code) => {
             ok = false;
             eprintln!("{path}: the guest job exited with status {code}");
         }
+    }
+    if let Some(test) = guest.unfinished.as_ref().filter(|_| !ok) {
+        eprintln!("{path}: the last test that started never finished: {test}");
     }
     ok
 }
@@ -100,8 +105,8 @@ fn parse_test_args<'a>(mut args: &[&'a str]) -> Option<TestArgs<'a>> {
             }
         };
     }
-    let complete =
-        !parsed.guests.is_empty() && (parsed.host.is_some() || parsed.host_status.is_none());
+    let complete = (!parsed.guests.is_empty() || parsed.host.is_some())
+        && (parsed.host.is_some() || parsed.host_status.is_none());
     complete.then_some(parsed)
 }
 

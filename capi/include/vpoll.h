@@ -21,8 +21,8 @@
  * fd; changes to one fd are atomic. vpoll_ctl takes no lock.
  */
 
-#ifndef VPOLLEMU_H
-#define VPOLLEMU_H
+#ifndef VPOLL_H
+#define VPOLL_H
 #include <stdint.h>
 
 #ifdef __cplusplus

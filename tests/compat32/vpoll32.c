@@ -15,25 +15,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#define VPOLL_IOC_MAGIC '^'
-#define VPOLL_IO_ADDEVENTS _IO(VPOLL_IOC_MAGIC, 1)
-#define VPOLL_IO_DELEVENTS _IO(VPOLL_IOC_MAGIC, 2)
-#define VPOLL_IO_SETEVENTS _IO(VPOLL_IOC_MAGIC, 3)
-#define EFD_VPOLL_ADDEVENTS (1ULL << 32)
-
-/* This project's batch ioctl: the same layout for 32- and 64-bit callers. */
-struct vpoll_batch_entry {
-	int32_t fd;
-	uint32_t op;
-	uint32_t events;
-	int32_t result;
-};
-struct vpoll_batch {
-	uint64_t entries;
-	uint32_t count;
-	uint32_t flags;
-};
-#define VPOLL_IO_BATCH _IOWR(VPOLL_IOC_MAGIC, 4, struct vpoll_batch)
+#include "../clib/vpoll_dev.h"
 
 static int checks, failures;
 

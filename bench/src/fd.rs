@@ -3,6 +3,7 @@
 //! The fds being compared, each with the cheapest way to raise and clear one
 //! readiness event: the two ioctls of a vpoll device, an eventfd's write and
 //! read, an `EFD_VPOLL` eventfd's two commands.
+#![allow(unsafe_code)] // raw system calls on the fds it measures
 
 use std::fs::OpenOptions;
 use std::io;

@@ -21,6 +21,7 @@
 //! - thread-safe: any thread may call any function on any vpoll fd.
 //!
 //! No panic crosses into C: each call that panics returns -1 with `EIO`.
+#![allow(unsafe_code)] // the C ABI: every entry point takes raw pointers and fd numbers from C
 
 mod table;
 

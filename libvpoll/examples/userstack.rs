@@ -7,6 +7,7 @@
 //! sockets. A "network" thread drives the stack one step at a time.
 //!
 //! Run: `cargo run -p vpoll --example userstack` (any backend; `VPOLL_BACKEND` forces one).
+#![allow(unsafe_code)] // poll(2) on raw pollfds, as a C event loop would
 
 use std::collections::VecDeque;
 use std::io::{Read, Write};

@@ -2,12 +2,13 @@
 
 //! `VPOLL_BACKEND` against an explicit choice, in a process of its own (the
 //! variable is process-wide).
+#![allow(unsafe_code)] // raw system calls to check what the library made
 
 use vpoll::{Backend, Error, Vpoll};
 
 #[test]
 fn an_explicit_backend_wins_over_a_malformed_variable() {
-    // SAFETY (of the call): this test binary has no other test, so no other
+    // SAFETY: this test binary has no other test, so no other
     // thread reads the environment meanwhile.
     unsafe { std::env::set_var(vpoll::BACKEND_VAR, "bogus") };
     let vp = Vpoll::builder()

@@ -2,6 +2,7 @@
 
 //! One behaviour suite for every backend: each test runs for each backend
 //! under test (see `common::backends`) and names it when it fails.
+#![allow(unsafe_code)] // raw system calls to check what the library made
 
 mod common;
 
@@ -215,11 +216,8 @@ fn poll_in(fd: i32) -> Events {
         revents: 0,
     };
     // SAFETY: one valid pollfd.
-    assert_eq!(
-        unsafe { libc::poll(&mut p, 1, 20_000) },
-        1,
-        "poll timed out"
-    );
+    let ret = unsafe { libc::poll(&mut p, 1, 20_000) };
+    assert_eq!(ret, 1, "poll timed out");
     Events::from_mask(p.revents as u16 as u32)
 }
 
@@ -395,10 +393,8 @@ fn emulation_recovers_when_the_program_reads_or_writes_the_fd() {
     vp.add(E_IN).unwrap();
     let mut buf = [0u8; 16];
     // SAFETY: a valid buffer on an open, nonblocking socket.
-    assert_eq!(
-        unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), 16, libc::MSG_DONTWAIT) },
-        1
-    );
+    let ret = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), 16, libc::MSG_DONTWAIT) };
+    assert_eq!(ret, 1);
     assert_eq!(polled(fd), Events::empty(), "the program took IN's byte");
     assert_eq!(vp.add(E_IN).unwrap(), shown(Backend::Emulation, E_IN));
     assert_eq!(polled(fd), shown(Backend::Emulation, E_IN));

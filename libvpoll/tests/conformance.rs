@@ -4,6 +4,7 @@
 //! one-shot and exclusive modes, nested epoll, epoll inside poll, many epoll
 //! sets on one fd, io_uring poll (one-shot and multishot), closing under a
 //! waiter, and fork. Every test runs for every backend under test.
+#![allow(unsafe_code)] // raw system calls to check what the library made
 
 mod common;
 

@@ -2,6 +2,7 @@
 
 //! `Vpoll` in event loops without glue: a mio `Source` (feature `mio`) and
 //! tokio's `AsyncFd`, on every backend under test.
+#![allow(unsafe_code)] // raw system calls to check what the library made
 
 mod common;
 

@@ -3,6 +3,7 @@
 //! With no descriptor left (RLIMIT_NOFILE), creating a vpoll fd is a typed
 //! `Io` error that names EMFILE, automatic selection stops there, and nothing
 //! leaks. Alone in its binary: it changes a process-wide limit.
+#![allow(unsafe_code)] // raw system calls to check what the library made
 
 mod common;
 

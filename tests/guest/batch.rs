@@ -128,10 +128,8 @@ fn a_bad_call_applies_nothing() {
 
     // No entries: nothing is read, even through a null pointer.
     // SAFETY: a header of valid memory; count 0 reads no entries.
-    assert_eq!(
-        unsafe { a.batch_raw(&header(std::ptr::null_mut(), 0)) },
-        Ok(0)
-    );
+    let ret = unsafe { a.batch_raw(&header(std::ptr::null_mut(), 0)) };
+    assert_eq!(ret, Ok(0));
     // SAFETY: unmapped addresses: the kernel answers EFAULT.
     unsafe {
         assert_eq!(a.batch_raw(std::ptr::null()), Err(Errno::EFAULT));
@@ -155,10 +153,8 @@ fn a_bad_call_applies_nothing() {
     // SAFETY: `first` lies wholly in the first, mapped page (unaligned).
     unsafe { first.write_unaligned(entry(&a, ADD, IN)) };
     // SAFETY: the kernel reads the second entry into the unmapped page: EFAULT.
-    assert_eq!(
-        unsafe { a.batch_raw(&header(first, 2)) },
-        Err(Errno::EFAULT)
-    );
+    let ret = unsafe { a.batch_raw(&header(first, 2)) };
+    assert_eq!(ret, Err(Errno::EFAULT));
     assert_eq!(a.mask(), 0, "an entry was applied although the call failed");
 
     // An unaligned array works like any other.
@@ -303,10 +299,8 @@ impl Mapping {
     fn unmap_second_page(&self) {
         let page = page_size();
         // SAFETY: the second page of our own mapping; nothing refers to it.
-        assert_eq!(
-            unsafe { libc::munmap((self.addr + page) as *mut _, page) },
-            0
-        );
+        let ret = unsafe { libc::munmap((self.addr + page) as *mut _, page) };
+        assert_eq!(ret, 0);
     }
 }
 

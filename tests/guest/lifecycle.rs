@@ -208,10 +208,8 @@ fn open_fails_cleanly_under_failslab() {
     let ctl = fail_nth.as_raw_fd();
     let set = |n: &str| {
         // SAFETY: writes a few bytes from a valid buffer to our own fd.
-        assert_eq!(
-            unsafe { libc::pwrite(ctl, n.as_ptr().cast(), n.len(), 0) },
-            n.len() as isize
-        );
+        let ret = unsafe { libc::pwrite(ctl, n.as_ptr().cast(), n.len(), 0) };
+        assert_eq!(ret, n.len() as isize);
     };
     let mut injected = 0;
     for nth in 1..=40 {

@@ -5,6 +5,10 @@
 //!
 //! Run with `--test-threads=1`: the lifecycle tests unload and reload the module.
 
+// The module's suite calls the kernel as C clients do: raw ioctls, reads,
+// writes, polls and io_uring on buffers it lays out itself.
+#![allow(unsafe_code)]
+
 mod abi;
 mod batch;
 mod c_clients;

@@ -103,6 +103,7 @@ impl Opener {
         // SAFETY: the child only makes async-signal-safe raw system calls on
         // memory prepared before the fork, then `_exit`s.
         match unsafe { fork() }.expect("fork") {
+            // SAFETY: as above, the child's raw calls on prepared memory.
             ForkResult::Child => unsafe {
                 let mut byte = 0u8;
                 // The fd table at its full size now, charged where we are.

@@ -661,11 +661,7 @@ fn kernel_clients_beyond_a_full_syn_queue_get_in_on_cookies_and_carry_data() {
     const LEN: usize = 64 << 10;
     // Every wait is bounded: a connection that stalls fails the test (with
     // the stack's counters) instead of hanging the run.
-    let patience = Some(Duration::from_secs(if kernel::is_debug() {
-        180
-    } else {
-        60
-    }));
+    let patience = Duration::from_secs(if kernel::is_debug() { 180 } else { 60 });
     for backend in backends() {
         let stack = stack_with(backend, |b| b.syn_backlog(1));
         let stack = &stack;
@@ -673,7 +669,7 @@ fn kernel_clients_beyond_a_full_syn_queue_get_in_on_cookies_and_carry_data() {
         thread::scope(|s| {
             s.spawn(|| {
                 listener.set_nonblocking(true);
-                let deadline = std::time::Instant::now() + patience.unwrap();
+                let deadline = std::time::Instant::now() + patience;
                 for accepted in 0..CLIENTS {
                     let conn = loop {
                         match listener.accept() {
@@ -690,8 +686,8 @@ fn kernel_clients_beyond_a_full_syn_queue_get_in_on_cookies_and_carry_data() {
                         }
                     };
                     conn.set_nonblocking(false);
-                    conn.set_read_timeout(patience).unwrap();
-                    conn.set_write_timeout(patience).unwrap();
+                    conn.set_read_timeout(Some(patience)).unwrap();
+                    conn.set_write_timeout(Some(patience)).unwrap();
                     s.spawn(move || {
                         let who = format!("{backend}: server {accepted}");
                         let failed = |e| stalled(&who, e, stack);
@@ -714,8 +710,8 @@ fn kernel_clients_beyond_a_full_syn_queue_get_in_on_cookies_and_carry_data() {
                     let to = if i % 2 == 0 { STACK4 } else { STACK6 };
                     let mut c = std::net::TcpStream::connect(addr(to, 5012))
                         .unwrap_or_else(|e| stalled(&who, e, stack));
-                    c.set_read_timeout(patience).unwrap();
-                    c.set_write_timeout(patience).unwrap();
+                    c.set_read_timeout(Some(patience)).unwrap();
+                    c.set_write_timeout(Some(patience)).unwrap();
                     let data: Vec<u8> = pattern(LEN).iter().map(|b| b ^ i as u8).collect();
                     let mut back = c.try_clone().unwrap();
                     let got = thread::scope(|t| {

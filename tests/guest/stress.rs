@@ -38,11 +38,8 @@ fn poll_nothing(fd: i32) -> Events {
         revents: 0,
     };
     // SAFETY: one valid pollfd.
-    assert_eq!(
-        unsafe { libc::poll(&mut p, 1, 120_000) },
-        1,
-        "poll timed out"
-    );
+    let ret = unsafe { libc::poll(&mut p, 1, 120_000) };
+    assert_eq!(ret, 1, "poll timed out");
     Events::from_mask(p.revents as u16 as u32)
 }
 
@@ -228,11 +225,8 @@ fn wait_raced(how: Wait, vp: &Vpoll, ep: &nix::sys::epoll::Epoll) -> Events {
                 revents: 0,
             };
             // SAFETY: one valid pollfd.
-            assert_eq!(
-                unsafe { libc::poll(&mut p, 1, 60_000) },
-                1,
-                "poll timed out"
-            );
+            let ret = unsafe { libc::poll(&mut p, 1, 60_000) };
+            assert_eq!(ret, 1, "poll timed out");
             Events::from_mask(p.revents as u16 as u32) & RACED
         }
         Wait::EpollLt | Wait::EpollEt => {

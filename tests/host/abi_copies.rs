@@ -12,7 +12,10 @@ use std::process::Command;
 use vpoll::abi;
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
 }
 
 fn read(path: &str) -> String {
@@ -37,9 +40,15 @@ fn kernel_constants() -> HashMap<String, u64> {
     let source = read("kmod/abi.rs");
     let mut consts = HashMap::new();
     for line in source.lines() {
-        let Some(rest) = line.trim().split("const ").nth(1) else { continue };
-        let Some((name, rest)) = rest.split_once(':') else { continue };
-        let Some((_, value)) = rest.split_once('=') else { continue };
+        let Some(rest) = line.trim().split("const ").nth(1) else {
+            continue;
+        };
+        let Some((name, rest)) = rest.split_once(':') else {
+            continue;
+        };
+        let Some((_, value)) = rest.split_once('=') else {
+            continue;
+        };
         let value = value.trim().trim_end_matches(';').trim();
         consts.insert(name.trim().to_owned(), value.to_owned());
     }
@@ -149,7 +158,10 @@ int main(void)
         "EFD_VPOLL_DELEVENTS",
         "EFD_VPOLL_MODEVENTS",
     ] {
-        assert_eq!(c[name], k[name], "{name}: tests/clib/vpoll_dev.h against kmod/abi.rs");
+        assert_eq!(
+            c[name], k[name],
+            "{name}: tests/clib/vpoll_dev.h against kmod/abi.rs"
+        );
     }
     assert_eq!(c["CTL_ADDEVENTS"], k["EFD_VPOLL_ADDEVENTS"], "vpoll.h");
     assert_eq!(c["CTL_DELEVENTS"], k["EFD_VPOLL_DELEVENTS"], "vpoll.h");
@@ -168,7 +180,10 @@ fn the_eventfd_patch_and_the_docs_agree_with_the_module() {
         let define = format!("+#define {name} ({op}ULL << 32)");
         assert!(patch.contains(&define), "the patch lacks `{define}`");
     }
-    assert!(patch.contains(&format!("+#define EFD_VPOLL (1 << {})", abi::EFD_VPOLL.trailing_zeros())));
+    assert!(patch.contains(&format!(
+        "+#define EFD_VPOLL (1 << {})",
+        abi::EFD_VPOLL.trailing_zeros()
+    )));
     let doc = read("docs/abi.md");
     let magic = char::from(k["VPOLL_IOC_MAGIC"] as u8);
     for (ioctl, nr) in [

@@ -2,6 +2,7 @@
 
 //! A thin handle on one open `/dev/vpoll`, speaking the raw ABI so tests can
 //! see exactly what the kernel answers (the library's `Vpoll` type comes later).
+#![allow(unsafe_code)] // ioctls and reads on the device, as C clients make them
 
 use nix::errno::Errno;
 use std::fs::OpenOptions;

@@ -4,6 +4,7 @@
 //! as `tc qdisc replace dev IF root netem …` sets it, over rtnetlink (the
 //! guest has no `tc`). It acts on what the interface sends: on a TAP, what
 //! the kernel sends to the user-level stack.
+#![allow(unsafe_code)] // netlink and ethtool structures read from raw bytes
 
 use std::io;
 use std::os::fd::AsRawFd;

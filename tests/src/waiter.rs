@@ -5,6 +5,7 @@
 //! A wakeup test is only meaningful if the waiter was really asleep in the
 //! kernel when the event was raised; [`Waiter::spawn`] returns once the thread
 //! is in state `S` (interruptible sleep), read from `/proc/self/task/<tid>/stat`.
+#![allow(unsafe_code)] // reading a thread's state by its raw tid
 
 use std::sync::mpsc;
 use std::thread::{self, JoinHandle};

@@ -14,6 +14,7 @@ use clap::Parser;
 fn main() -> std::process::ExitCode {
     // Output into a closed pipe (`vpollctl watch … | head -1`) ends the
     // program quietly, as it does coreutils, instead of failing every write.
+    #[allow(unsafe_code)] // the one signal disposition the program sets
     // SAFETY: SIG_DFL for SIGPIPE, before any thread starts; no handler runs.
     let _ = unsafe {
         nix::sys::signal::signal(

@@ -14,6 +14,7 @@
 //! Wall-clock time on a shared machine is noisy: each subject is measured N
 //! times (default 7), alternating, and the median ratio is reported with its
 //! spread.
+#![allow(unsafe_code)] // the C libraries are loaded and called through raw symbols
 
 use libloading::{Library, Symbol};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};

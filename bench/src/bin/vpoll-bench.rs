@@ -9,6 +9,7 @@
 //! MODE names where it runs (it is copied into every result); with no ids,
 //! every guest metric runs. `--runs N` repeats each measurement N times and
 //! reports the median ratio with its spread (for the noisy multi-vCPU mode).
+#![allow(unsafe_code)] // the measured operations are raw system calls
 
 use std::os::fd::{AsRawFd, RawFd};
 use std::thread;

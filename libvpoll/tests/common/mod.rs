@@ -4,6 +4,7 @@
 //! that a `Vpoll` really is made with the backend it claims.
 
 #![allow(dead_code)] // each test binary uses its own subset
+#![allow(unsafe_code)] // raw system calls to check what the library made
 
 use std::os::fd::{AsRawFd, RawFd};
 use vpoll::{Backend, Events, Vpoll};

@@ -3,6 +3,7 @@
 //! Two stacks joined by a link, and ways to look at a socket's fd.
 
 #![allow(dead_code)]
+#![allow(unsafe_code)] // raw system calls to check what the stack made
 
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd};

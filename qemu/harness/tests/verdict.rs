@@ -98,7 +98,11 @@ fn a_kcsan_or_ubsan_report_fails_a_run_whose_tests_passed() {
     for report in [kcsan, ubsan] {
         let log = format!("{report}{GOOD}");
         let (code, out, err) = verdict_args(&["test", &write_log("report", &log)]);
-        assert_eq!((code, out.as_str()), (1, "30 passed, 1 failed\n"), "{report}");
+        assert_eq!(
+            (code, out.as_str()),
+            (1, "30 passed, 1 failed\n"),
+            "{report}"
+        );
         assert!(err.contains("kernel reports"), "{err}");
     }
 }
@@ -111,7 +115,10 @@ fn a_guest_stopped_by_the_watchdog_names_its_last_test() {
                test netstack::fast ... ok\ntest netstack::hangs ... \nVPOLL-WATCHDOG: 600\n";
     let (code, out, err) = verdict_args(&["test", &write_log("watchdog", log)]);
     assert_eq!((code, out.as_str()), (1, "0 passed, 1 failed\n"));
-    assert!(err.contains("the watchdog stopped the guest after 600 s"), "{err}");
+    assert!(
+        err.contains("the watchdog stopped the guest after 600 s"),
+        "{err}"
+    );
     assert!(err.contains("never finished: netstack::hangs"), "{err}");
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 
 //! `exec`: run a command with a vpoll fd, and drive it from stdin.
+#![allow(unsafe_code)] // borrowing and placing fds by number, as exec requires
 
 use crate::error::{CliError, Context, Result};
 use crate::exit_code::ExitCode;

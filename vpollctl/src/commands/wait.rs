@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 
 //! `wait`: block until an fd of this process reports any of some events.
+#![allow(unsafe_code)] // borrowing an inherited fd by number
 
 use crate::error::{CliError, Context, Result};
 use crate::exit_code::ExitCode;

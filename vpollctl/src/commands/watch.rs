@@ -8,6 +8,7 @@
 //! (epoll re-polls at `epoll_wait` and would see nothing). A DEL wakes
 //! nobody: the mask, re-read every [`REREAD`], shows it. Raises that come
 //! faster than vpollctl takes them merge into one (io_uring then re-polls).
+#![allow(unsafe_code)] // io_uring submissions, whose fds the ring cannot check
 
 use crate::cli::Target;
 use crate::error::{Context, Result};

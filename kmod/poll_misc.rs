@@ -100,7 +100,9 @@ impl<T: PollDevice> FileOperations<T> {
 
     /// # Safety
     ///
-    /// Called by the VFS for a file being opened through a misc device of this table.
+    /// `inode` and `raw` must be the inode and the file of an open of a misc device
+    /// whose `file_operations` are this table's, still being set up (no other user
+    /// sees the file), with `private_data` holding the `miscdevice`.
     unsafe extern "C" fn open(inode: *mut bindings::inode, raw: *mut bindings::file) -> c_int {
         // SAFETY: The file and inode are valid for the duration of `open`. A stream has
         // no position, which also spares readers and writers the `f_pos` lock.
@@ -125,7 +127,8 @@ impl<T: PollDevice> FileOperations<T> {
 
     /// # Safety
     ///
-    /// Called by the VFS once, on the last close of a file opened by [`Self::open`].
+    /// `file` must be a file that [`Self::open`] opened successfully, being
+    /// released: no other call on it runs now or later.
     unsafe extern "C" fn release(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
         // SAFETY: `release` owns the private data set in `open`; nothing uses it after.
         drop(unsafe { <Pin<KBox<T>> as ForeignOwnable>::from_foreign((*file).private_data) });
@@ -134,8 +137,8 @@ impl<T: PollDevice> FileOperations<T> {
 
     /// # Safety
     ///
-    /// Called by the VFS for a read on a file of this table (`read(2)`,
-    /// `readv(2)`, io_uring), with a destination iterator.
+    /// `iocb` must be a valid kiocb whose file [`Self::open`] opened and that
+    /// is not released yet; `iter` a valid destination iterator for this call.
     unsafe extern "C" fn read_iter(iocb: *mut bindings::kiocb, iter: *mut bindings::iov_iter) -> isize {
         // SAFETY: The VFS passes a valid kiocb of an open file of this table.
         let file = unsafe { (*iocb).ki_filp };
@@ -151,8 +154,8 @@ impl<T: PollDevice> FileOperations<T> {
 
     /// # Safety
     ///
-    /// Called by the VFS for a write on a file of this table, with a source
-    /// iterator.
+    /// `iocb` must be a valid kiocb whose file [`Self::open`] opened and that
+    /// is not released yet; `iter` a valid source iterator for this call.
     unsafe extern "C" fn write_iter(iocb: *mut bindings::kiocb, iter: *mut bindings::iov_iter) -> isize {
         // SAFETY: The VFS passes a valid kiocb of an open file of this table.
         let file = unsafe { (*iocb).ki_filp };
@@ -168,7 +171,8 @@ impl<T: PollDevice> FileOperations<T> {
 
     /// # Safety
     ///
-    /// Called by the VFS for any poll-like wait on a file of this table.
+    /// `file` must be a file [`Self::open`] opened, not released yet; `table`
+    /// null or a valid poll table for this call.
     unsafe extern "C" fn poll(
         file: *mut bindings::file,
         table: *mut bindings::poll_table,
@@ -184,7 +188,7 @@ impl<T: PollDevice> FileOperations<T> {
 
     /// # Safety
     ///
-    /// Called by the VFS for `ioctl(2)`, native or 32-bit.
+    /// `file` must be a file [`Self::open`] opened, not released yet.
     unsafe extern "C" fn ioctl(file: *mut bindings::file, cmd: c_uint, arg: c_ulong) -> c_long {
         // SAFETY: The file is valid for this call, and `f_op` is fixed once it is open.
         let ops = unsafe { (*file).f_op };
@@ -202,7 +206,8 @@ impl<T: PollDevice> FileOperations<T> {
 
     /// # Safety
     ///
-    /// Called by procfs for `/proc/<pid>/fdinfo/<fd>` of an open file of this table.
+    /// `file` must be a file [`Self::open`] opened, not released yet; `m` a
+    /// valid seq_file that may be written for this call.
     unsafe extern "C" fn show_fdinfo(m: *mut bindings::seq_file, file: *mut bindings::file) {
         // SAFETY: The file is open, so its private data is live.
         let device = unsafe { Self::device(file) };

@@ -4,7 +4,7 @@
 
 use crate::abi;
 use crate::events::Events;
-use crate::kernel;
+use crate::unix_oob;
 use std::fmt;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::str::FromStr;
@@ -64,7 +64,7 @@ impl Backend {
                     | Events::WRBAND
                     | Events::RDHUP
                     | Events::HUP;
-                if kernel::unix_oob() {
+                if unix_oob::available() {
                     shown | Events::PRI
                 } else {
                     shown

@@ -53,7 +53,7 @@ mod emulation;
 mod error;
 mod eventfd;
 mod events;
-mod kernel;
+mod unix_oob;
 #[cfg(feature = "mio")]
 mod mio_source;
 mod op;
@@ -64,4 +64,4 @@ pub use backend::{Backend, ParseBackendError, BACKEND_VAR};
 pub use error::{Error, Result};
 pub use events::{Events, ParseEventsError};
 pub use op::{Op, ParseOpError};
-pub use vpoll::{Applied, Builder, NotVpoll, Vpoll};
+pub use vpoll::{Applied, Builder, RefusedFd, Vpoll};

@@ -415,7 +415,7 @@ impl From<Vpoll> for OwnedFd {
 /// can drive; it gives the fd back.
 #[derive(Debug, thiserror::Error)]
 #[error("fd {} is not a vpoll fd this process can control (it is {what})", fd.as_raw_fd())]
-pub struct NotVpoll {
+pub struct RefusedFd {
     /// The fd, returned unchanged.
     pub fd: OwnedFd,
     /// What it is instead, as `/proc/self/fd` names it (`socket:[…]`, `/dev/null`, …).
@@ -423,7 +423,7 @@ pub struct NotVpoll {
 }
 
 impl TryFrom<OwnedFd> for Vpoll {
-    type Error = NotVpoll;
+    type Error = RefusedFd;
 
     /// Takes over a vpoll fd made elsewhere — inherited, received over a
     /// socket, or taken from another process with `pidfd_getfd` — if it is a
@@ -439,13 +439,13 @@ impl TryFrom<OwnedFd> for Vpoll {
     /// assert_eq!(err.what, "/dev/null");
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    fn try_from(fd: OwnedFd) -> std::result::Result<Vpoll, NotVpoll> {
+    fn try_from(fd: OwnedFd) -> std::result::Result<Vpoll, RefusedFd> {
         let imp = match Backend::of_fd(fd.as_fd()) {
             Some(Backend::Device) => Imp::Device(Device::from_fd(fd)),
             Some(Backend::EventFd) => Imp::EventFd(EventFd::from_fd(fd)),
             _ => {
                 let what = describe_fd(fd.as_fd());
-                return Err(NotVpoll { fd, what });
+                return Err(RefusedFd { fd, what });
             }
         };
         Ok(Vpoll { imp })

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 
-//! What the running kernel offers beyond the basics, probed once.
+//! Whether the running kernel gives AF_UNIX stream sockets urgent data
+//! (`MSG_OOB`), which the emulation shows as `PRI`: probed once.
 
 use crate::events::Events;
 use nix::sys::socket::{send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
@@ -9,7 +10,7 @@ use std::sync::OnceLock;
 
 /// Whether AF_UNIX stream sockets take urgent data (`MSG_OOB`, Linux ≥ 5.15
 /// with `CONFIG_AF_UNIX_OOB`), which their receiving end reports as `PRI`.
-pub(crate) fn unix_oob() -> bool {
+pub(crate) fn available() -> bool {
     static OOB: OnceLock<bool> = OnceLock::new();
     *OOB.get_or_init(|| {
         let flags = SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC;

@@ -53,11 +53,11 @@ mod emulation;
 mod error;
 mod eventfd;
 mod events;
-mod unix_oob;
 #[cfg(feature = "mio")]
 mod mio_source;
 mod op;
 mod sys;
+mod unix_oob;
 mod vpoll;
 
 pub use backend::{Backend, ParseBackendError, BACKEND_VAR};

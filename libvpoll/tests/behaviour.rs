@@ -201,7 +201,7 @@ fn woken_by(b: Backend, ev: Events, wait: fn(i32) -> Events) -> Events {
         wait(fd)
     });
     // Asleep in the wait for sure: an event raised before would prove nothing.
-    common::wait_asleep(rx.recv().unwrap());
+    vpoll_testkit::waiter::wait_asleep(rx.recv().unwrap());
     assert!(!waiter.is_finished(), "{b}: woke before {ev} was raised");
     vp.add(ev).unwrap();
     let seen = waiter.join().unwrap();

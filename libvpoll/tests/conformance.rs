@@ -80,7 +80,7 @@ fn exclusive_waiters_are_woken_one_at_a_time_for_in() {
             })
             .collect();
         for (tid, _) in &waiters {
-            common::wait_asleep(*tid);
+            vpoll_testkit::waiter::wait_asleep(*tid);
         }
         for round in 1..=4 {
             vp.add(IN).unwrap();

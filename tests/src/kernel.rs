@@ -2,19 +2,20 @@
 
 //! Which kernel backends the guest's kernel has. Our test kernel has both the
 //! device and the `EFD_VPOLL` eventfd; a stock kernel (Debian's) only the
-//! device, from our module. `qemu/vm` says which through
-//! `VPOLL_KERNEL_BACKENDS`, so that a missing backend fails rather than being
-//! skipped.
+//! device, from our module. The guest job says which through
+//! `VPOLL_TEST_BACKENDS` (with the emulation, for the suites that test every
+//! backend), so that a missing backend fails rather than being skipped.
 
 use vpoll::Backend;
 
-/// The kernel backends of this guest: `VPOLL_KERNEL_BACKENDS` (comma-separated),
-/// by default the test kernel's `device,eventfd`.
+/// The kernel backends of this guest: those `VPOLL_TEST_BACKENDS` lists but
+/// the emulation, by default the test kernel's device and eventfd.
 pub fn backends() -> Vec<Backend> {
-    std::env::var("VPOLL_KERNEL_BACKENDS")
-        .unwrap_or_else(|_| "device,eventfd".into())
-        .split(',')
-        .map(|b| b.parse().expect("VPOLL_KERNEL_BACKENDS"))
+    vpoll_testkit::backends::listed()
+        .unwrap_or_else(|| vec!["device".into(), "eventfd".into()])
+        .iter()
+        .map(|b| b.parse().expect(vpoll_testkit::backends::VAR))
+        .filter(|&b| b != Backend::Emulation)
         .collect()
 }
 

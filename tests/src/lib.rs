@@ -9,4 +9,6 @@ pub mod echo;
 pub mod kernel;
 pub mod netem;
 pub mod rng;
-pub mod waiter;
+
+/// Waiters proven asleep: in `vpoll-testkit`, which every suite shares.
+pub use vpoll_testkit::waiter;

@@ -9,14 +9,14 @@
 use std::os::fd::{AsRawFd, RawFd};
 use vpoll::{Backend, Events, Vpoll};
 
-/// The backends to test: `VPOLL_TEST_BACKENDS` (comma-separated; the guest
-/// sets all three, and a missing one then fails), else every backend this
-/// host has, naming the ones it lacks.
+/// The backends to test: those `VPOLL_TEST_BACKENDS` lists (the guest
+/// names every backend its kernel has, and a missing one then fails), else
+/// every backend this host has, naming the ones it lacks.
 pub fn backends() -> Vec<Backend> {
-    if let Ok(list) = std::env::var("VPOLL_TEST_BACKENDS") {
+    if let Some(list) = vpoll_testkit::backends::listed() {
         return list
-            .split(',')
-            .map(|b| b.parse().expect("VPOLL_TEST_BACKENDS"))
+            .iter()
+            .map(|b| b.parse().expect(vpoll_testkit::backends::VAR))
             .collect();
     }
     Backend::ALL
@@ -117,23 +117,5 @@ pub fn shown(backend: Backend, events: Events) -> Events {
             e
         }
         _ => events,
-    }
-}
-
-/// The scheduler state letter of thread `tid` of this process (`S`: asleep).
-pub fn thread_state(tid: libc::pid_t) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
-    stat.rsplit_once(')')?.1.trim_start().chars().next()
-}
-
-/// Waits until thread `tid` sleeps, so that an event raised next really wakes it.
-pub fn wait_asleep(tid: libc::pid_t) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while thread_state(tid) != Some('S') {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "thread {tid} never blocked"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(2));
     }
 }

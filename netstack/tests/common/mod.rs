@@ -216,7 +216,7 @@ pub fn spawn_asleep<'scope, T: Send + 'scope>(
     let tid = rx.recv().unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
-        if vpoll_tests::waiter::thread_state(tid) == Some('S') {
+        if vpoll_testkit::waiter::thread_state(tid) == Some('S') {
             return handle;
         }
         assert!(

@@ -38,15 +38,7 @@ impl<T: Send + 'static> Waiter<T> {
     }
 
     fn wait_until_asleep(&self) {
-        let deadline = Instant::now() + WAIT_LIMIT;
-        while thread_state(self.tid) != Some('S') {
-            assert!(
-                Instant::now() < deadline,
-                "waiter thread {} never blocked",
-                self.tid
-            );
-            thread::sleep(Duration::from_millis(2));
-        }
+        wait_asleep(self.tid);
     }
 
     /// The waiting thread's id, e.g. to signal it.
@@ -84,4 +76,14 @@ pub fn thread_state(tid: libc::pid_t) -> Option<char> {
     let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
     // The command name may hold spaces and parentheses: the state follows the last ')'.
     stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+/// Waits until thread `tid` of this process sleeps (state `S`), so that an
+/// event raised next really wakes it; fails after [`WAIT_LIMIT`].
+pub fn wait_asleep(tid: libc::pid_t) {
+    let deadline = Instant::now() + WAIT_LIMIT;
+    while thread_state(tid) != Some('S') {
+        assert!(Instant::now() < deadline, "thread {tid} never blocked");
+        thread::sleep(Duration::from_millis(2));
+    }
 }

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT OR Apache-2.0
 # The benchmark's peers and programs: Debian's C vpoll module built against
-# the test kernel beside ours, and the benchmark binaries.
+# the plain kernel beside ours, the benchmark binaries, and BENCHMARKS.md's head.
 
 # cmodule_build: build vpoll-dkms' vpoll.c ($VPOLL_C_SUITE) against $KBUILD as
 # vpoll_c.ko, with its module and node renamed vpoll_c so that it loads beside
@@ -55,4 +55,17 @@ bench_programs() {
         cargo build -q --release -p vpoll-capi) ||
         die "cargo could not build the host benchmark tools" "cd $REPO && cargo build --release -p vpoll-bench -p vpoll-capi"
     BENCH_HOST="$CARGO_TARGET_DIR/release"
+}
+
+# bench_header: the head of BENCHMARKS.md: when, on what, and how to read it.
+bench_header() {
+    local qemu_version
+    qemu_version=$(qemu-system-x86_64 --version | head -n1 | awk '{print $4}')
+    cat <<EOF
+# vpoll benchmarks
+
+Measured $(date -u +%Y-%m-%d) with \`qemu/vm bench\` on Linux $KVERSION (the plain kernel: the EFD_VPOLL patch and no bug finder, qemu/config/base.config) under QEMU $qemu_version, on a $(nproc)-core host. Every ratio compares two subjects measured in the same run; the mode column says where. Under \`-icount shift=0\` guest time counts instructions, so those figures repeat exactly; the others are wall-clock time and come with their spread.
+
+![ratios](bench/ratios.svg)
+EOF
 }

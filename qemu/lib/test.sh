@@ -1,0 +1,66 @@
+# SPDX-License-Identifier: MIT OR Apache-2.0
+# The parts of `qemu/vm test`: the lints, the host's tests, one kernel's
+# guest suite, and which of them a run asks for.
+
+# test_parts PART...: what `qemu/vm test` runs: TEST_HOST (yes or no) and
+# TEST_KERNELS; everything when no part is named.
+test_parts() {
+    local all=("${DEBIAN_SERIES[@]/#/debian-}" test debug) p
+    TEST_HOST=no TEST_KERNELS=()
+    [ $# -gt 0 ] || { TEST_HOST=yes TEST_KERNELS=("${all[@]}"); return; }
+    for p in "$@"; do
+        case " host ${all[*]} " in
+            *" $p "*) ;;
+            *) die "no test part '$p'" "name host or a kernel: ${all[*]}" ;;
+        esac
+        if [ "$p" = host ]; then TEST_HOST=yes; else TEST_KERNELS+=("$p"); fi
+    done
+}
+
+# host_tests: cargo test on the host and the crates check; sets HOST_STATUS.
+host_tests() {
+    step "host tests"
+    log "cargo test --workspace --no-fail-fast --features vpoll/mio,vpoll-netstack/tokio (host; log: $RUN_DIR/host.log)"
+    (cd "$REPO" && cargo test --workspace --no-fail-fast --features vpoll/mio,vpoll-netstack/tokio 2>&1) | tee "$RUN_DIR/host.log" &&
+        HOST_STATUS=0 || HOST_STATUS=${PIPESTATUS[0]}
+    step "crates"
+    log "cargo package of ${CRATES[*]} (log: $RUN_DIR/crates.log)"
+    if ! crates_check >"$RUN_DIR/crates.log" 2>&1; then
+        tail -n 20 "$RUN_DIR/crates.log" >&2
+        log "cargo package failed: read $RUN_DIR/crates.log"
+        HOST_STATUS=1
+    fi
+}
+
+# guest_tests KERNEL: the guest suite on KERNEL; its console is
+# $RUN_DIR/console-KERNEL.log.
+guest_tests() {
+    local flavour=$1
+    kernel_select "$flavour"
+    # The job takes under 3 minutes on an idle machine; the limit leaves room
+    # for a slow one. KASAN and lockdep make the debug kernel several times
+    # slower; its job is about 10 minutes (the netstack suite runs there with
+    # smaller loads: tests/src/kernel.rs, is_debug).
+    local limit=$((TIMEOUT * 2))
+    [ "$flavour" != debug ] || limit=$((TIMEOUT * 5))
+    step "guest tests ($flavour kernel)"
+    job_script "$RUN_DIR/run" env VPOLL_GUEST_CPUS="$GUEST_CPUS" LIB_SUITES="${LIB_SUITES[*]}" \
+        VPOLL_TEST_BACKENDS="$KERNEL_BACKENDS,emulation" VPOLL_KERNEL_FLAVOUR="${flavour%%-*}" /job/test-job
+    initramfs_build "$RUN_DIR/initramfs-$flavour.cpio.gz" "$RUN_DIR/run" \
+        "$QEMU_DIR/guest/test-job" "$GUEST_DIR"/*
+    vm_boot "$RUN_DIR/initramfs-$flavour.cpio.gz" "$RUN_DIR/console-$flavour.log" "$limit"
+}
+
+# lint: rustfmt and clippy (every crate, target and feature; warnings are
+# errors), first, so that a style or lint failure fails in a minute.
+lint() {
+    step "lint"
+    cargo fmt --version >/dev/null 2>&1 && cargo clippy --version >/dev/null 2>&1 ||
+        die "cargo fmt or cargo clippy is missing" "rustup component add rustfmt clippy"
+    log "cargo fmt --all --check"
+    (cd "$REPO" && cargo fmt --all --check) ||
+        die "the code is not formatted as rustfmt would" "run: cargo fmt --all"
+    log "cargo clippy --workspace --all-targets --all-features -- -D warnings"
+    (cd "$REPO" && cargo clippy --quiet --workspace --all-targets --all-features -- -D warnings) ||
+        die "clippy found problems (above)" "fix them; the lint policy is [workspace.lints] in Cargo.toml"
+}

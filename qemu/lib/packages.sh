@@ -136,9 +136,24 @@ packages_dkms() {
     done
     local newest_source=${sources[-1]} older_sources=("${sources[@]:0:${#sources[@]}-1}")
     headers+=("linux-headers-$norust")
+    # Shared with the steps below (bash's locals are visible to callees).
+    local prepared="$CACHE/debian/dkms-prepared" debs=() install_log="$CACHE/logs/packages-install.log"
+    local before="$CACHE/logs/packages-files-before.txt" after="$CACHE/logs/packages-files-after.txt"
+    local installed_before="$CACHE/logs/packages-installed-before.txt"
+    dkms_chroot_prepare
+    dkms_install
+    dkms_verify
+    packages_check
+    dkms_purge
+    echo "$key" >"$stamp"
+}
+
+# dkms_chroot_prepare: the chroot as a user of these kernels has it, before
+# our packages: their headers, build-for-debian's prepared trees, our .debs
+# staged.
+dkms_chroot_prepare() {
     # build-for-debian's prepared trees (one per kernel, minutes each) outlive
     # a purge only in the cache here, so that the next run reuses them.
-    local prepared="$CACHE/debian/dkms-prepared"
     if [ -d "$DEB_CHROOT/var/cache/vpoll" ]; then
         rm -rf "$prepared"
         mkdir -p "$prepared"
@@ -147,21 +162,13 @@ packages_dkms() {
     log "apt in the chroot: ${headers[*]} (the kernels' headers, as a user has them)"
     # Headers of kernels Debian no longer ships would make DKMS build for them
     # too; the sources come with our packages below.
-    run_logged "$CACHE/logs/packages-kernels.log" in_chroot_sh "
-        old=\$(dpkg-query -W -f='\${Package}\n' 'linux-headers-*-amd64' 'linux-source-*' 2>/dev/null |
-            grep -vxF '$(printf '%s\n' "${headers[@]}")' || true)
-        [ -z \"\$old\" ] || apt-get purge -y \$old
-        # What a run that failed half-way left installed.
-        left=\$(dpkg-query -W -f='\${db:Status-Abbrev} \${Package}\n' ${OUR_PACKAGES[*]} 2>/dev/null |
-            awk '\$1 != \"un\" { print \$2 }')
-        [ -z \"\$left\" ] || apt-get purge -y \$left
-        apt-get install -y --no-install-recommends ${headers[*]}
-        # What an installed linux-image gives DKMS: a modules.dep to update.
-        for abi in ${DEBIAN_ABIS[*]}; do depmod -a \$abi; done"
+    mkdir -p "$DEB_CHROOT/build"
+    cp "$QEMU_DIR/chroot/kernel-headers" "$DEB_CHROOT/build/kernel-headers"
+    run_logged "$CACHE/logs/packages-kernels.log" in_chroot /build/kernel-headers \
+        "${headers[*]}" "${OUR_PACKAGES[*]}" "${DEBIAN_ABIS[*]}"
     ! grep -q '^CONFIG_RUST=y' "$DEB_CHROOT/usr/src/linux-headers-$norust/.config" ||
         die "$DEBIAN_RELEASE's own kernel $norust is built with Rust now, so it no longer shows a kernel DKMS must skip" \
             "choose another kernel without CONFIG_RUST for that check in packages_dkms (qemu/lib/packages.sh)"
-    local before="$CACHE/logs/packages-files-before.txt" after="$CACHE/logs/packages-files-after.txt"
     chroot_files >"$before"
     if [ -d "$prepared" ]; then
         mkdir -p "$DEB_CHROOT/var/cache/vpoll"
@@ -169,20 +176,25 @@ packages_dkms() {
     fi
     rm -rf "$DEB_CHROOT/build/debs-install"
     mkdir -p "$DEB_CHROOT/build/debs-install"
-    local p debs=()
+    local p
     for p in "${OUR_PACKAGES[@]}"; do
         cp "$PKG_DIR/${p}"_*.deb "$DEB_CHROOT/build/debs-install/"
         debs+=("./$(basename "$PKG_DIR/${p}"_*.deb)")
     done
+}
+
+# dkms_install: the README's install, as a user upgrading from Debian's C
+# library does it; DKMS must build for the newest kernel and skip the
+# others, then build for each older one when its source arrives.
+dkms_install() {
+    local abi series
     # A user upgrading from Debian's C library has it installed: ours must
     # take its place in the same apt-get install.
-    local installed_before="$CACHE/logs/packages-installed-before.txt"
     chroot_packages >"$installed_before"
     log "apt-get install ${DEBIAN_C_LIBRARY[*]} (Debian's C library, which ours replaces)"
     run_logged "$CACHE/logs/packages-install.log" in_chroot_sh \
         "apt-get install -y --no-install-recommends ${DEBIAN_C_LIBRARY[*]}"
     # The README's command on the newest kernel: our packages and its source.
-    local install_log="$CACHE/logs/packages-install.log"
     log "apt-get install ${debs[*]} $newest_source: DKMS builds vpoll.ko for ${DEBIAN_ABIS[-1]} (about 2 minutes the first time; log: $install_log)"
     run_logged "$install_log" in_chroot_sh \
         "cd /build/debs-install && apt-get install -y --no-install-recommends ${debs[*]} $newest_source"
@@ -198,6 +210,12 @@ packages_dkms() {
         run_logged "$CACHE/logs/packages-install-sources.log" in_chroot_sh \
             "apt-get install -y --no-install-recommends ${older_sources[*]}"
     fi
+}
+
+# dkms_verify: DKMS built and installed for every kernel with Rust and none
+# without; our packages replaced Debian's; the modules are kept for the guests.
+dkms_verify() {
+    local abi
     ! dkms_installed "$norust" ||
         die "DKMS installed vpoll for $norust, a kernel without Rust" "read $install_log and dkms.conf"
     # dpkg-query exits 1 for a package it never heard of (gone, too); any
@@ -225,7 +243,10 @@ packages_dkms() {
         cp "$DEB_CHROOT/lib/modules/$abi/updates/dkms/vpoll.ko" "$CACHE/debian/$abi/dkms-root/lib/modules/$abi/updates/dkms/"
         log "DKMS installed /lib/modules/$abi/updates/dkms/vpoll.ko ($(modinfo -F vermagic "$DEB_CHROOT/lib/modules/$abi/updates/dkms/vpoll.ko"))"
     done
-    packages_check
+}
+
+# dkms_purge: purge everything and check that nothing of the packages is left.
+dkms_purge() {
     rm -rf "$prepared"
     mkdir -p "$prepared"
     cp -al "$DEB_CHROOT/var/cache/vpoll/." "$prepared/"
@@ -251,7 +272,6 @@ packages_dkms() {
     [ -z "$left" ] || die "purging the packages left or removed: $(echo $left | head -c 600)" \
         "see what the maintainer scripts do: diff $before $after"
     log "purged: nothing of the packages is left in the chroot"
-    echo "$key" >"$stamp"
 }
 
 # packages_skipped ABI WHY: the install went on without a module for ABI, and

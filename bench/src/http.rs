@@ -70,7 +70,16 @@ pub struct Plan {
     pub bulk: usize,
     /// netem on the client's path (see the module's docs).
     pub netem: Option<Netem>,
+    /// The TAP's MTU: loopback's size on a perfect network, where the
+    /// kernel's side has loopback's 65,536 bytes; Ethernet's on a bad one,
+    /// where loopback is lowered to it too.
+    pub mtu: usize,
 }
+
+/// The user-level stack's socket buffers in N3 and N4: what a user moving
+/// bulk data sets (`Builder::tcp_buffers`; the default is 64 KiB each, a
+/// window of 64 KiB), as Linux grows its own (to 6 MiB).
+pub const BUFFERS: usize = 1 << 20;
 
 impl Plan {
     /// N3: a perfect network.
@@ -79,6 +88,7 @@ impl Plan {
         fifty: 100,
         bulk: 64 << 20,
         netem: None,
+        mtu: 65_000,
     };
 
     /// N4: a 20 ms round trip, 1 % of the client's packets lost.
@@ -92,6 +102,7 @@ impl Plan {
                 loss: 0.01,
                 ..Netem::default()
             }),
+            mtu: vpoll_netstack::DEFAULT_MTU,
         }
     }
 }
@@ -117,7 +128,7 @@ fn runtime() -> tokio::runtime::Runtime {
 /// The user-level side: a stack on TAP `tap` (10.8.1.2, the kernel's side
 /// 10.8.1.1), hyper on port 80, a bulk server on port 81.
 pub fn user_level(tap: &str, plan: &Plan) -> Result<Http, String> {
-    let link = Link::tap(tap).map_err(|e| e.to_string())?;
+    let link = Link::tap_with_mtu(tap, plan.mtu).map_err(|e| e.to_string())?;
     ip("link set lo up")?;
     ip(&format!("link set {tap} up"))?;
     ip(&format!("addr add 10.8.1.1/24 dev {tap}"))?;
@@ -128,6 +139,7 @@ pub fn user_level(tap: &str, plan: &Plan) -> Result<Http, String> {
     }
     let stack = Stack::builder(link)
         .address("10.8.1.2".parse().expect("an address"), 24)
+        .tcp_buffers(BUFFERS, BUFFERS)
         .start()
         .map_err(|e| e.to_string())?;
     let at: SocketAddr = "10.8.1.2:80".parse().expect("an address");

@@ -194,6 +194,59 @@ fn our_c_abi_checks_pass_on_every_backend() {
     }
 }
 
+/// The fds our C library made work where `/proc` is not mounted (a
+/// container's, a chroot's): on every backend, vpoll_create, vpoll_ctl,
+/// batches and vpoll_close on them need no fdinfo, an eventfd's proof being
+/// kept by the library; only a dup'ed eventfd, which only fdinfo could
+/// prove, is refused (EINVAL, untouched).
+#[test]
+fn our_c_abi_needs_no_proc_for_the_fds_it_made() {
+    let mut backends = vpoll_tests::kernel::backends();
+    backends.push(vpoll::Backend::Emulation);
+    for backend in backends {
+        let mut command = program("VPOLL_CAPI_TEST");
+        command
+            .env(vpoll::BACKEND_VAR, backend.to_string())
+            .env("VPOLL_NO_PROC", "1");
+        without_proc(&mut command);
+        let out = output(command, None);
+        assert!(
+            out.contains(&format!("capi_test {backend}: ")) && out.contains(" 0 failed"),
+            "{out}"
+        );
+        // And /proc really was gone for it.
+        let mut probe = Command::new("sh");
+        probe.args([
+            "-c",
+            "test -e /proc/self/fdinfo && echo mounted || echo gone",
+        ]);
+        without_proc(&mut probe);
+        assert_eq!(output(probe, None).trim(), "gone");
+    }
+}
+
+/// Runs `command` in a mount namespace of its own without `/proc`.
+fn without_proc(command: &mut Command) {
+    use nix::mount::{mount, umount2, MntFlags, MsFlags};
+    use nix::sched::{unshare, CloneFlags};
+    // SAFETY: the closure runs between fork and exec and makes only system
+    // calls (unshare, mount, umount2) on static strings.
+    unsafe {
+        command.pre_exec(|| {
+            unshare(CloneFlags::CLONE_NEWNS)?;
+            mount(
+                None::<&str>,
+                "/",
+                None::<&str>,
+                MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+                None::<&str>,
+            )?;
+            umount2("/proc", MntFlags::MNT_DETACH)?;
+            Ok(())
+        });
+    }
+}
+
 /// Our vpoll(3)'s example, compiled from the page and linked with ours,
 /// prints on every kernel backend exactly the output the page shows (the
 /// host's tests run it on the emulation).

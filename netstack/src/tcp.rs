@@ -12,7 +12,7 @@ use std::sync::Arc;
 use vpoll::Backend;
 
 use crate::config::{Buffers, Keepalive};
-use crate::engine::Key;
+use crate::engine::{Key, ReadInto, SliceInto};
 use crate::error::{Error, Result};
 use crate::socket::{SocketFd, Want};
 use crate::stack::{Shared, Stack};
@@ -199,8 +199,15 @@ impl TcpStream {
     /// Reads what has arrived; `Ok(0)` once the peer closed its side and
     /// everything was read.
     pub fn read(&self, buf: &mut [u8]) -> Result<usize> {
-        self.fd
-            .blocking(Want::Read, || self.fd.shared.lock().recv(self.key, buf))
+        self.read_into(&mut SliceInto::new(buf))
+    }
+
+    /// [`read`](TcpStream::read) into any destination: tokio's `ReadBuf`
+    /// takes the bytes without being zeroed first.
+    pub(crate) fn read_into(&self, dest: &mut dyn ReadInto) -> Result<usize> {
+        self.fd.blocking(Want::Read, || {
+            self.fd.shared.lock().recv(self.key, &mut *dest)
+        })
     }
 
     /// Queues `buf` (or as much of it as fits) for sending.

@@ -53,7 +53,7 @@ use cookie::{Cookies, Shifts};
 pub(crate) use listener::Listener;
 use ports::Ports;
 use segment::{Segment, Tuple};
-pub(crate) use stream::{Failure, Stream};
+pub(crate) use stream::{Failure, ReadInto, SliceInto, Stream};
 
 /// Packets handled before the stack sends what they caused.
 const INGRESS_BURST: usize = 64;

@@ -270,12 +270,11 @@ impl TcpStream {
     ) -> Poll<io::Result<()>> {
         loop {
             let mut guard = ready!(self.inner.poll_read_ready(cx))?;
-            match guard.get_inner().read(buf.initialize_unfilled()) {
+            // Straight into the unfilled part, which is not zeroed first
+            // (hyper hands over buffers of many KiB for a few bytes).
+            match guard.get_inner().read_into(&mut ReadBufInto(&mut *buf)) {
                 Err(Error::WouldBlock) => guard.clear_ready(),
-                Ok(n) => {
-                    buf.advance(n);
-                    return Poll::Ready(Ok(()));
-                }
+                Ok(_) => return Poll::Ready(Ok(())),
                 Err(e) => return Poll::Ready(Err(e.into())),
             }
         }
@@ -354,5 +353,19 @@ impl AsRawFd for TcpStream {
 impl AsFd for TcpStream {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.get_ref().as_fd()
+    }
+}
+
+/// A `ReadBuf` as the stack's read destination: `put_slice` writes into
+/// the unfilled part and marks it initialised and filled.
+struct ReadBufInto<'a, 'b>(&'a mut ReadBuf<'b>);
+
+impl crate::engine::ReadInto for ReadBufInto<'_, '_> {
+    fn room(&self) -> usize {
+        self.0.remaining()
+    }
+
+    fn put(&mut self, data: &[u8]) {
+        self.0.put_slice(data);
     }
 }

@@ -103,8 +103,8 @@ const F_DUPFD_QUERY: libc::c_int = 1024 + 3;
 /// Whether this kernel has `F_DUPFD_QUERY`: unknown, yes, no.
 static DUPFD_QUERY: AtomicU8 = AtomicU8::new(0);
 
-/// The file `fd` is, as `(st_dev, st_ino)`.
-fn file_id(fd: BorrowedFd<'_>) -> Result<(u64, u64), libc::c_int> {
+/// The socket `fd` is, as `(st_dev, st_ino)`, or None for any other file.
+fn socket_id(fd: BorrowedFd<'_>) -> Result<Option<(u64, u64)>, libc::c_int> {
     let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
     // SAFETY: fstat writes one struct stat to the pointer it is given.
     if unsafe { libc::fstat(fd.as_raw_fd(), st.as_mut_ptr()) } < 0 {
@@ -112,14 +112,12 @@ fn file_id(fd: BorrowedFd<'_>) -> Result<(u64, u64), libc::c_int> {
     }
     // SAFETY: fstat succeeded, so it filled the struct.
     let st = unsafe { st.assume_init() };
-    Ok((st.st_dev, st.st_ino))
+    Ok((st.st_mode & libc::S_IFMT == libc::S_IFSOCK).then_some((st.st_dev, st.st_ino)))
 }
 
-/// Whether the program's `fd` still is the file `entry` was made for: the
-/// same open file as the entry's own duplicate (`F_DUPFD_QUERY`, one cheap
-/// call), or on older kernels the same `(st_dev, st_ino)`, which names a
-/// socket but not an eventfd (every eventfd shares one inode): an eventfd's
-/// entry then proves nothing, and the caller falls back on fdinfo.
+/// Whether the program's `fd` still is the socket `entry` was made for:
+/// the same open file as the entry's own duplicate (`F_DUPFD_QUERY`, one
+/// cheap call), or on older kernels the same `(st_dev, st_ino)`.
 fn still_ours(fd: BorrowedFd<'_>, entry: &Entry) -> Result<bool, libc::c_int> {
     if DUPFD_QUERY.load(Ordering::Relaxed) != 2 {
         // SAFETY: F_DUPFD_QUERY takes a descriptor number and touches no memory.
@@ -136,13 +134,12 @@ fn still_ours(fd: BorrowedFd<'_>, entry: &Entry) -> Result<bool, libc::c_int> {
             },
         }
     }
-    Ok(entry.vp.backend() != Backend::EventFd && file_id(fd)? == entry.id)
+    Ok(socket_id(fd)? == Some(entry.id))
 }
 
-/// The fd made here (emulated, or an eventfd) that `fd` still is, if it is
-/// one. An entry whose file `fd` no longer names (closed with `close(2)`,
-/// the number reused) is stale: it is dropped, which closes only its own
-/// descriptors.
+/// The emulated fd made here that `fd` still is, if it is one. An entry whose
+/// socket `fd` no longer names (closed with `close(2)`, the number reused) is
+/// stale: it is dropped, which closes only its own descriptors.
 fn entry_of(fd: BorrowedFd<'_>) -> Result<Option<std::sync::Arc<Entry>>, libc::c_int> {
     let raw = fd.as_raw_fd() as usize;
     let Some(entry) = table::get(raw) else {
@@ -205,9 +202,7 @@ pub extern "C" fn vpoll_create(init_events: u32, flags: libc::c_int) -> libc::c_
         for fd in vp.held_fds() {
             table::clear(fd as usize);
         }
-        // The emulation's state, and the proof that an eventfd is a vpoll
-        // eventfd (fdinfo, otherwise: it needs /proc), are kept here.
-        if matches!(vp.backend(), Backend::Emulation | Backend::EventFd) {
+        if vp.backend() == Backend::Emulation {
             return hand_out(vp, cloexec);
         }
         let fd = OwnedFd::from(vp);
@@ -233,8 +228,8 @@ fn fd_flags(
     }
 }
 
-/// Gives the program its own descriptor of `vp` (emulated, or an eventfd),
-/// recorded with the file it names.
+/// Gives the program its own descriptor of emulated `vp`, recorded with the
+/// socket it names.
 fn hand_out(vp: Vpoll, cloexec: bool) -> Result<libc::c_int, libc::c_int> {
     let dup = if cloexec {
         libc::F_DUPFD_CLOEXEC
@@ -244,7 +239,7 @@ fn hand_out(vp: Vpoll, cloexec: bool) -> Result<libc::c_int, libc::c_int> {
     let fd = fd_flags(vp.as_fd(), dup, 0)?;
     // SAFETY: a descriptor just made, owned by nobody else until handed out.
     let theirs = unsafe { OwnedFd::from_raw_fd(fd) };
-    let id = file_id(theirs.as_fd())?;
+    let id = socket_id(theirs.as_fd())?.ok_or(libc::EIO)?;
     match table::insert(fd as usize, Entry { vp, id }) {
         Ok(()) => Ok(theirs.into_raw_fd()),
         // Beyond the table no emulated fd can be followed.
@@ -265,7 +260,7 @@ pub extern "C" fn vpoll_ctl(fd: libc::c_int, op: libc::c_int, events: u32) -> li
         let events = Events::from_bits_retain(events);
         match entry_of(fd)? {
             Some(entry) => change(&entry.vp, op, events),
-            // Device fds, and eventfds not made here: the kernel has every event.
+            // Device and eventfd fds: the kernel has every event.
             None => Vpoll::apply_to(fd, op, events),
         }
         .map(|_| 0)
@@ -312,7 +307,7 @@ pub unsafe extern "C" fn vpoll_ctl_batch(
         }
         // SAFETY: the caller passes `n` valid, writable entries, ours for the call.
         let entries = unsafe { std::slice::from_raw_parts_mut(entries, len) };
-        // The fds made here change one by one through their entries, as vpoll_ctl does;
+        // The emulated fds made here change one by one, as vpoll_ctl does;
         // every other fd goes to the kernel with the rest.
         let (mut kernel_at, mut kernel) = (Vec::new(), Vec::new());
         for (i, e) in entries.iter_mut().enumerate() {

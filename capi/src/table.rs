@@ -1,10 +1,8 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 
-//! What this library keeps for the vpoll fds it made, by fd number, read
-//! without a lock: an emulated fd's state, and an eventfd's proof that it is
-//! a vpoll eventfd (which otherwise takes `/proc`). Device fds need nothing
-//! kept: the kernel holds their state, and they prove themselves by
-//! answering the ioctl.
+//! What this library keeps for emulated vpoll fds, by fd number, read without
+//! a lock. Device and eventfd fds need nothing kept: the kernel holds their
+//! state.
 //!
 //! A two-level array of `ArcSwapOption` slots, like the kernel's own fd table:
 //! a lookup is two atomic loads and no lock; only the first fd in a block of
@@ -20,21 +18,19 @@ const BLOCKS: usize = 1024;
 /// fds below this are tracked: the kernel's default `fs.nr_open` (1 << 20).
 pub(crate) const LIMIT: usize = BLOCK * BLOCKS;
 
-/// A vpoll fd made here (emulated, or an `EFD_VPOLL` eventfd) and handed to
-/// the program.
+/// An emulated vpoll fd handed to the program.
 ///
 /// The program owns its fd and may close it behind our back (`close(2)`,
 /// `dup2` onto it), so the entry owns none of the program's descriptors: its
-/// `Vpoll` holds a private duplicate of the same file (and the emulation's
-/// control end). `id` names that file, so a lookup can prove that the
-/// program's fd still is it where `F_DUPFD_QUERY` is missing (a socket's
-/// inode is its own; an eventfd's is shared, so there it proves nothing).
+/// `Vpoll` holds a private duplicate of the same socket and the control end.
+/// `id` names that socket, so a lookup can prove that the program's fd
+/// still is it (where `F_DUPFD_QUERY` cannot).
 #[derive(Debug)]
 pub(crate) struct Entry {
-    /// The vpoll fd, through our own descriptors.
+    /// The socket pair, through our own descriptors.
     pub(crate) vp: Vpoll,
-    /// The file's `(st_dev, st_ino)`: for a socket unique among live files
-    /// (ours stays alive as long as the entry).
+    /// The socket's `(st_dev, st_ino)`: unique among live files, and ours
+    /// stays alive as long as the entry.
     pub(crate) id: (u64, u64),
 }
 

@@ -194,16 +194,17 @@ fn our_c_abi_checks_pass_on_every_backend() {
     }
 }
 
-/// The fds our C library made work where `/proc` is not mounted (a
-/// container's, a chroot's): on every backend, vpoll_create, vpoll_ctl,
-/// batches and vpoll_close on them need no fdinfo, an eventfd's proof being
-/// kept by the library; only a dup'ed eventfd, which only fdinfo could
-/// prove, is refused (EINVAL, untouched).
+/// The device's and the emulation's fds work where `/proc` is not mounted
+/// (a container's, a chroot's): vpoll_create, vpoll_ctl, batches and
+/// vpoll_close need no fdinfo there (a device fd proves itself by answering
+/// the ioctl, an emulated one by the library's table). An `EFD_VPOLL`
+/// eventfd still proves itself by its fdinfo: keeping that proof in the
+/// table gave the library a private duplicate whose number a program's
+/// stale fd could then reach, so it is not done yet (issue 30).
 #[test]
-fn our_c_abi_needs_no_proc_for_the_fds_it_made() {
-    let mut backends = vpoll_tests::kernel::backends();
-    backends.push(vpoll::Backend::Emulation);
-    for backend in backends {
+fn our_c_abi_needs_no_proc_for_device_and_emulated_fds() {
+    use vpoll::Backend;
+    for backend in [Backend::Device, Backend::Emulation] {
         let mut command = program("VPOLL_CAPI_TEST");
         command
             .env(vpoll::BACKEND_VAR, backend.to_string())

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use vpoll::Backend;
 
-use crate::engine::Key;
+use crate::engine::{Key, ReadInto, SliceInto};
 use crate::error::{Error, Result};
 use crate::socket::{SocketFd, Want};
 use crate::stack::Stack;
@@ -62,8 +62,14 @@ impl UdpSocket {
     /// Receives one datagram: its length (cut to `buf`'s, as the kernel
     /// does) and its sender.
     pub fn recv_from(&self, buf: &mut [u8]) -> Result<(usize, SocketAddr)> {
+        self.recv_into(&mut SliceInto::new(buf))
+    }
+
+    /// [`recv_from`](UdpSocket::recv_from) into any destination: tokio's
+    /// `ReadBuf` takes the datagram without being zeroed first.
+    pub(crate) fn recv_into(&self, dest: &mut dyn ReadInto) -> Result<(usize, SocketAddr)> {
         self.fd.blocking(Want::Read, || {
-            self.fd.shared.lock().recv_from(self.key, buf)
+            self.fd.shared.lock().recv_from(self.key, &mut *dest)
         })
     }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use smoltcp::socket::udp;
 use smoltcp::wire::{IpEndpoint, IpListenEndpoint};
 
-use super::{socket_addr, Engine, Key, Role};
+use super::{socket_addr, Engine, Key, ReadInto, Role};
 use crate::error::{Error, Result};
 use crate::shown::Shown;
 
@@ -101,12 +101,13 @@ impl Engine {
 
     /// Takes one datagram: its length (cut to `buf`'s, as the kernel does)
     /// and its sender.
-    pub fn recv_from(&mut self, key: Key, buf: &mut [u8]) -> Result<(usize, SocketAddr)> {
+    pub fn recv_from(&mut self, key: Key, dest: &mut dyn ReadInto) -> Result<(usize, SocketAddr)> {
         let socket = self.udp(key)?;
         let got = match socket.recv() {
             Ok((data, meta)) => {
-                let n = data.len().min(buf.len());
-                buf[..n].copy_from_slice(&data[..n]);
+                // As recv(2): what does not fit is dropped with the datagram.
+                let n = data.len().min(dest.room());
+                dest.put(&data[..n]);
                 Ok((n, socket_addr(meta.endpoint)))
             }
             Err(_) => Err(Error::WouldBlock),

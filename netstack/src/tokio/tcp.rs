@@ -358,7 +358,7 @@ impl AsFd for TcpStream {
 
 /// A `ReadBuf` as the stack's read destination: `put_slice` writes into
 /// the unfilled part and marks it initialised and filled.
-struct ReadBufInto<'a, 'b>(&'a mut ReadBuf<'b>);
+pub(super) struct ReadBufInto<'a, 'b>(pub(super) &'a mut ReadBuf<'b>);
 
 impl crate::engine::ReadInto for ReadBufInto<'_, '_> {
     fn room(&self) -> usize {

@@ -106,12 +106,12 @@ impl UdpSocket {
     ) -> Poll<Result<SocketAddr>> {
         loop {
             let mut guard = ready!(self.inner.poll_read_ready(cx)).map_err(io_err)?;
-            match guard.get_inner().recv_from(buf.initialize_unfilled()) {
+            match guard
+                .get_inner()
+                .recv_into(&mut super::tcp::ReadBufInto(&mut *buf))
+            {
                 Err(Error::WouldBlock) => guard.clear_ready(),
-                Ok((n, from)) => {
-                    buf.advance(n);
-                    return Poll::Ready(Ok(from));
-                }
+                Ok((_, from)) => return Poll::Ready(Ok(from)),
                 Err(e) => return Poll::Ready(Err(e)),
             }
         }

@@ -37,10 +37,11 @@ host_tests() {
 guest_tests() {
     local flavour=$1
     kernel_select "$flavour"
-    # The job takes under 3 minutes on an idle machine; the limit leaves room
-    # for a slow one. KASAN and lockdep make the debug kernel several times
-    # slower; its job is about 10 minutes (the netstack suite runs there with
-    # smaller loads: tests/src/kernel.rs, is_debug).
+    # The job takes about 3 minutes on Debian's kernels on an idle machine,
+    # 6.5 under KCSAN; the limit leaves room for a slow machine. KASAN and
+    # lockdep make the debug kernel several times slower; its job is about 10
+    # minutes (the netstack suite runs there with smaller loads:
+    # tests/src/kernel.rs, is_debug).
     local limit=$((TIMEOUT * 2))
     [ "$flavour" != debug ] || limit=$((TIMEOUT * 5))
     step "guest tests ($flavour kernel)"

@@ -64,3 +64,18 @@ fn io_err(source: io::Error) -> Error {
         source,
     }
 }
+
+/// A `ReadBuf` as the stack's read destination, for the streams and the
+/// datagram sockets: `put_slice` writes into the unfilled part (not zeroed
+/// first) and marks it initialised and filled.
+struct ReadBufInto<'a, 'b>(&'a mut tokio::io::ReadBuf<'b>);
+
+impl crate::engine::ReadInto for ReadBufInto<'_, '_> {
+    fn room(&self) -> usize {
+        self.0.remaining()
+    }
+
+    fn put(&mut self, data: &[u8]) {
+        self.0.put_slice(data);
+    }
+}

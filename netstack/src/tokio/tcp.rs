@@ -272,7 +272,10 @@ impl TcpStream {
             let mut guard = ready!(self.inner.poll_read_ready(cx))?;
             // Straight into the unfilled part, which is not zeroed first
             // (hyper hands over buffers of many KiB for a few bytes).
-            match guard.get_inner().read_into(&mut ReadBufInto(&mut *buf)) {
+            match guard
+                .get_inner()
+                .read_into(&mut super::ReadBufInto(&mut *buf))
+            {
                 Err(Error::WouldBlock) => guard.clear_ready(),
                 Ok(_) => return Poll::Ready(Ok(())),
                 Err(e) => return Poll::Ready(Err(e.into())),
@@ -353,19 +356,5 @@ impl AsRawFd for TcpStream {
 impl AsFd for TcpStream {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.get_ref().as_fd()
-    }
-}
-
-/// A `ReadBuf` as the stack's read destination: `put_slice` writes into
-/// the unfilled part and marks it initialised and filled.
-pub(super) struct ReadBufInto<'a, 'b>(pub(super) &'a mut ReadBuf<'b>);
-
-impl crate::engine::ReadInto for ReadBufInto<'_, '_> {
-    fn room(&self) -> usize {
-        self.0.remaining()
-    }
-
-    fn put(&mut self, data: &[u8]) {
-        self.0.put_slice(data);
     }
 }

@@ -108,7 +108,7 @@ impl UdpSocket {
             let mut guard = ready!(self.inner.poll_read_ready(cx)).map_err(io_err)?;
             match guard
                 .get_inner()
-                .recv_into(&mut super::tcp::ReadBufInto(&mut *buf))
+                .recv_into(&mut super::ReadBufInto(&mut *buf))
             {
                 Err(Error::WouldBlock) => guard.clear_ready(),
                 Ok((_, from)) => return Poll::Ready(Ok(from)),

@@ -32,10 +32,47 @@ step() {
 # on its way out (a command substitution, a background job) add only where.
 export VPOLL_FAILED_MARK=${VPOLL_FAILED_MARK:-$(mktemp -u "${TMPDIR:-/tmp}/vpoll-failed.XXXXXX")}
 
+# free_mib: MiB free on the filesystem that holds the cache.
+free_mib() {
+    local d=$CACHE
+    while [ ! -e "$d" ]; do d=$(dirname "$d"); done
+    df -Pm "$d" | awk 'NR == 2 { print $4 }'
+}
+
+# disk_hint: a failure on a nearly full disk says so: the tool that ran out
+# (ld, cp, dpkg) often only says "No space left" far up in its log.
+disk_hint() {
+    local free
+    [ "$STEP" != "disk space" ] || return 0
+    free=$(free_mib 2>/dev/null) || return 0
+    if [ -n "$free" ] && [ "$free" -lt 1024 ]; then
+        printf 'vpoll: the disk holding %s has only %s MiB free: a full disk is the likely cause (old caches: ls -d %s/vpoll-*)\n' \
+            "$CACHE" "$free" "${TMPDIR:-/tmp}" >&2
+    fi
+}
+
+# disk_check GIB: fail at once, not an hour in, when the disk holding the
+# cache cannot take what this command writes into an empty cache (GIB,
+# measured) beyond what the cache already holds.
+disk_check() {
+    local need=$(($1 * 1024)) held free want
+    step "disk space"
+    held=$(du -sm "$CACHE" 2>/dev/null | cut -f1) || held=0
+    free=$(free_mib)
+    want=$((need - ${held:-0}))
+    [ "$want" -ge 2048 ] || want=2048
+    want=$(((want + 1023) / 1024))
+    log "$((free / 1024)) GiB free where the cache is; this needs about $want GiB more"
+    [ "$free" -ge $((want * 1024)) ] ||
+        die "the disk holding $CACHE has $((free / 1024)) GiB free, and this command needs about $want GiB more (about $1 GiB from an empty cache; $((${held:-0} / 1024)) GiB are there)" \
+            "free space on that disk (old caches of earlier runs: ls -d ${TMPDIR:-/tmp}/vpoll-*), or set VPOLL_CACHE to a directory on a larger disk"
+}
+
 # die CAUSE HINT: stop, naming the step, the cause and the next thing to try.
 die() {
     printf '\nvpoll: step "%s" failed: %s\n' "$STEP" "$1" >&2
     if [ -n "${2:-}" ]; then printf 'vpoll: try: %s\n' "$2" >&2; fi
+    disk_hint
     : >"$VPOLL_FAILED_MARK"
     exit 1
 }
@@ -54,6 +91,7 @@ on_error() {
         printf '\nvpoll: step "%s" failed: %s: `%s` exited with status %s\n' \
             "$STEP" "$where" "$BASH_COMMAND" "$rc" >&2
         printf 'vpoll: try: the output above says why; VPOLL_TRACE=1 shows every command\n' >&2
+        disk_hint
         : >"$VPOLL_FAILED_MARK"
     fi
     exit "$rc"

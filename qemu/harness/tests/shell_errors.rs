@@ -211,3 +211,15 @@ fn a_failing_dkms_status_is_not_a_no() {
     assert!(err.contains("dkms status failed in the chroot"), "{err}");
     assert!(!err.contains("said no"), "{err}");
 }
+
+#[test]
+fn a_disk_too_small_for_the_run_stops_it_at_once_with_what_to_do() {
+    // 1 PiB: no disk here has it, so the check must refuse before any work.
+    let script = "disk_check 1048576\necho unreachable\n";
+    let (status, err) = harness(&[], script);
+    assert_eq!(status, 1, "{err}");
+    assert!(err.contains("step \"disk space\" failed"), "{err}");
+    assert!(err.contains("needs about 1048576 GiB more"), "{err}");
+    assert!(err.contains("try: free space on that disk"), "{err}");
+    assert!(!err.contains("unreachable"));
+}

@@ -16,8 +16,9 @@
 //!   the strength of what was there before: emulated fds are checked against
 //!   the socket they were made with, and any other fd must prove itself a
 //!   vpoll fd before it is changed or closed;
-//! - no lock on the `vpoll_ctl` path: the emulated fds made here are found in
-//!   a lock-free table, and the device and eventfd need no state at all;
+//! - no lock on the `vpoll_ctl` path: the emulated fds and eventfds made here
+//!   are found in a lock-free table (with a copy of each, so that no call
+//!   needs `/proc`), and device fds need no state at all;
 //! - thread-safe: any thread may call any function on any vpoll fd.
 //!
 //! No panic crosses into C: each call that panics returns -1 with `EIO`.
@@ -29,7 +30,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawF
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::OnceLock;
-use table::Entry;
+use table::{Entry, Handed};
 use vpoll::{Backend, Error, Events, Op, Vpoll};
 
 /// `VPOLL_CTL_ADDEVENTS`: the events are added to the pending ones.
@@ -115,37 +116,60 @@ fn socket_id(fd: BorrowedFd<'_>) -> Result<Option<(u64, u64)>, libc::c_int> {
     Ok((st.st_mode & libc::S_IFMT == libc::S_IFSOCK).then_some((st.st_dev, st.st_ino)))
 }
 
-/// Whether the program's `fd` still is the socket `entry` was made for:
-/// the same open file as the entry's own duplicate (`F_DUPFD_QUERY`, one
-/// cheap call), or on older kernels the same `(st_dev, st_ino)`.
-fn still_ours(fd: BorrowedFd<'_>, entry: &Entry) -> Result<bool, libc::c_int> {
-    if DUPFD_QUERY.load(Ordering::Relaxed) != 2 {
-        // SAFETY: F_DUPFD_QUERY takes a descriptor number and touches no memory.
-        let same = unsafe { libc::fcntl(fd.as_raw_fd(), F_DUPFD_QUERY, entry.vp.as_raw_fd()) };
-        match same {
-            0 | 1 => {
-                DUPFD_QUERY.store(1, Ordering::Relaxed);
-                return Ok(same == 1);
-            }
-            _ => match last_errno() {
-                // An unknown command: a kernel before 6.10.
-                libc::EINVAL => DUPFD_QUERY.store(2, Ordering::Relaxed),
-                errno => return Err(errno),
-            },
-        }
+/// Whether the program's `fd` still is the vpoll fd `handed` was made for:
+/// the same open file as the entry's own copy (`F_DUPFD_QUERY`, one cheap
+/// call), or on older kernels the same `(st_dev, st_ino)` socket.
+fn still_ours(fd: BorrowedFd<'_>, handed: &Handed) -> Result<bool, libc::c_int> {
+    if let Some(same) = same_file(fd, handed.vp.as_fd())? {
+        return Ok(same);
     }
-    Ok(socket_id(fd)? == Some(entry.id))
+    match handed.id {
+        Some(id) => Ok(socket_id(fd)? == Some(id)),
+        None => Ok(false),
+    }
 }
 
-/// The emulated fd made here that `fd` still is, if it is one. An entry whose
-/// socket `fd` no longer names (closed with `close(2)`, the number reused) is
-/// stale: it is dropped, which closes only its own descriptors.
+/// Whether `a` and `b` are the same open file, by `F_DUPFD_QUERY`; None on a
+/// kernel before 6.10, which does not have it.
+fn same_file(a: BorrowedFd<'_>, b: BorrowedFd<'_>) -> Result<Option<bool>, libc::c_int> {
+    if DUPFD_QUERY.load(Ordering::Relaxed) == 2 {
+        return Ok(None);
+    }
+    // SAFETY: F_DUPFD_QUERY takes a descriptor number and touches no memory.
+    match unsafe { libc::fcntl(a.as_raw_fd(), F_DUPFD_QUERY, b.as_raw_fd()) } {
+        same @ (0 | 1) => {
+            DUPFD_QUERY.store(1, Ordering::Relaxed);
+            Ok(Some(same == 1))
+        }
+        _ => match last_errno() {
+            // An unknown command: a kernel before 6.10.
+            libc::EINVAL => {
+                DUPFD_QUERY.store(2, Ordering::Relaxed);
+                Ok(None)
+            }
+            errno => Err(errno),
+        },
+    }
+}
+
+/// What `entry_of` found: always a handed-out vpoll fd.
+fn handed(entry: &Entry) -> Result<&Handed, libc::c_int> {
+    match entry {
+        Entry::Handed(handed) => Ok(handed),
+        Entry::Ours => Err(libc::EINVAL),
+    }
+}
+
+/// The vpoll fd made here that `fd` still is, if it is one. An entry whose
+/// fd the number no longer names (closed with `close(2)`, the number reused)
+/// is stale: it is dropped, which closes only its own descriptors. A number
+/// that is one of the library's own is no vpoll fd of the caller's: EINVAL.
 fn entry_of(fd: BorrowedFd<'_>) -> Result<Option<std::sync::Arc<Entry>>, libc::c_int> {
     let raw = fd.as_raw_fd() as usize;
     let Some(entry) = table::get(raw) else {
         return Ok(None);
     };
-    match still_ours(fd, &entry) {
+    match still_ours(fd, handed(&entry)?) {
         Ok(true) => Ok(Some(entry)),
         Ok(false) => {
             table::remove(raw, &entry);
@@ -202,8 +226,10 @@ pub extern "C" fn vpoll_create(init_events: u32, flags: libc::c_int) -> libc::c_
         for fd in vp.held_fds() {
             table::clear(fd as usize);
         }
-        if vp.backend() == Backend::Emulation {
-            return hand_out(vp, cloexec);
+        match vp.backend() {
+            Backend::Emulation => return hand_out(vp, cloexec),
+            Backend::EventFd => return keep_eventfd(vp, cloexec),
+            Backend::Device => {}
         }
         let fd = OwnedFd::from(vp);
         if !cloexec {
@@ -240,11 +266,32 @@ fn hand_out(vp: Vpoll, cloexec: bool) -> Result<libc::c_int, libc::c_int> {
     // SAFETY: a descriptor just made, owned by nobody else until handed out.
     let theirs = unsafe { OwnedFd::from_raw_fd(fd) };
     let id = socket_id(theirs.as_fd())?.ok_or(libc::EIO)?;
-    match table::insert(fd as usize, Entry { vp, id }) {
+    table::clear(fd as usize);
+    match Handed::insert(fd as usize, vp, Some(id)) {
         Ok(()) => Ok(theirs.into_raw_fd()),
         // Beyond the table no emulated fd can be followed.
         Err(_) => Err(libc::EMFILE),
     }
+}
+
+/// Gives the program `vp`'s own eventfd (the number it would get from
+/// `eventfd(2)`) and keeps a copy in the table, so that no later call needs
+/// `/proc` to prove what the fd is. Where the kernel cannot say that two
+/// descriptors are the same file (no `F_DUPFD_QUERY`, before 6.10), or the
+/// table cannot follow the numbers, the eventfd is handed out bare and
+/// proves itself through `/proc` as any other eventfd does.
+fn keep_eventfd(vp: Vpoll, cloexec: bool) -> Result<libc::c_int, libc::c_int> {
+    let copy = vp.try_clone().map_err(|e| errno_of(&e))?;
+    table::clear(copy.as_raw_fd() as usize);
+    let theirs = OwnedFd::from(vp);
+    if !cloexec {
+        fd_flags(theirs.as_fd(), libc::F_SETFD, 0)?;
+    }
+    if same_file(theirs.as_fd(), copy.as_fd())? == Some(true) {
+        // The copy goes (and closes) if the table cannot hold it.
+        let _ = Handed::insert(theirs.as_raw_fd() as usize, copy, None);
+    }
+    Ok(theirs.into_raw_fd())
 }
 
 /// Applies `op` (`VPOLL_CTL_*`) with `events` to vpoll fd `fd`. Returns 0,
@@ -259,7 +306,7 @@ pub extern "C" fn vpoll_ctl(fd: libc::c_int, op: libc::c_int, events: u32) -> li
         let op = Op::from_ctl(op).ok_or(libc::EINVAL)?;
         let events = Events::from_bits_retain(events);
         match entry_of(fd)? {
-            Some(entry) => change(&entry.vp, op, events),
+            Some(entry) => change(&handed(&entry)?.vp, op, events),
             // Device and eventfd fds: the kernel has every event.
             None => Vpoll::apply_to(fd, op, events),
         }
@@ -316,9 +363,11 @@ pub unsafe extern "C" fn vpoll_ctl_batch(
                 Ok((fd, op, Events::from_bits_retain(e.events), entry_of(fd)?))
             });
             e.result = match checked {
-                Ok((_, op, events, Some(entry))) => match change(&entry.vp, op, events) {
+                Ok((_, op, events, Some(entry))) => match handed(&entry)
+                    .and_then(|h| change(&h.vp, op, events).map_err(|err| errno_of(&err)))
+                {
                     Ok(_) => 0,
-                    Err(err) => -errno_of(&err),
+                    Err(errno) => -errno,
                 },
                 Ok((fd, op, events, None)) => {
                     kernel_at.push(i);

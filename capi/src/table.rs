@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 
-//! What this library keeps for emulated vpoll fds, by fd number, read without
-//! a lock. Device and eventfd fds need nothing kept: the kernel holds their
-//! state.
+//! What this library keeps by fd number, read without a lock: the vpoll fds
+//! it handed out that need more than the kernel knows (emulated ones, and
+//! eventfds, which prove themselves only through `/proc`), and which numbers
+//! are its own. Device fds need nothing kept: they answer vpoll's ioctl.
 //!
 //! A two-level array of `ArcSwapOption` slots, like the kernel's own fd table:
 //! a lookup is two atomic loads and no lock; only the first fd in a block of
@@ -18,20 +19,67 @@ const BLOCKS: usize = 1024;
 /// fds below this are tracked: the kernel's default `fs.nr_open` (1 << 20).
 pub(crate) const LIMIT: usize = BLOCK * BLOCKS;
 
-/// An emulated vpoll fd handed to the program.
+/// What the table knows of a number.
+#[derive(Debug)]
+pub(crate) enum Entry {
+    /// A vpoll fd this library made and handed to the program.
+    Handed(Handed),
+    /// One of this library's own descriptors (an emulated pair's ends, the
+    /// copy a handed entry keeps): never the program's, so a call naming it
+    /// (a stale number, a guess) acts on nothing.
+    Ours,
+}
+
+/// A vpoll fd handed to the program: emulated ones, and `EFD_VPOLL`
+/// eventfds where the kernel has `F_DUPFD_QUERY` (so that no call on them
+/// needs `/proc` to prove what they are).
 ///
 /// The program owns its fd and may close it behind our back (`close(2)`,
 /// `dup2` onto it), so the entry owns none of the program's descriptors: its
-/// `Vpoll` holds a private duplicate of the same socket and the control end.
-/// `id` names that socket, so a lookup can prove that the program's fd
-/// still is it (where `F_DUPFD_QUERY` cannot).
+/// `Vpoll` is a copy of its own (a clone: the same open file).
 #[derive(Debug)]
-pub(crate) struct Entry {
-    /// The socket pair, through our own descriptors.
+pub(crate) struct Handed {
+    /// The vpoll fd, through our own descriptors.
     pub(crate) vp: Vpoll,
-    /// The socket's `(st_dev, st_ino)`: unique among live files, and ours
-    /// stays alive as long as the entry.
-    pub(crate) id: (u64, u64),
+    /// The emulated socket's `(st_dev, st_ino)`, which names it where
+    /// `F_DUPFD_QUERY` cannot (before Linux 6.10): unique among live files,
+    /// and ours stays alive as long as the entry. None for an eventfd (every
+    /// eventfd shares one inode).
+    pub(crate) id: Option<(u64, u64)>,
+}
+
+impl Handed {
+    /// Records `vp` for the program's `fd`, with each of `vp`'s own numbers
+    /// marked as ours; gives `vp` back if a number is beyond the table.
+    pub(crate) fn insert(fd: usize, vp: Vpoll, id: Option<(u64, u64)>) -> Result<(), Vpoll> {
+        let ours = vp.held_fds();
+        if std::iter::once(fd)
+            .chain(ours.iter().map(|&n| n as usize))
+            .any(|n| n >= LIMIT)
+        {
+            return Err(vp);
+        }
+        for n in ours {
+            store(n as usize, Some(Entry::Ours));
+        }
+        store(fd, Some(Entry::Handed(Handed { vp, id })));
+        Ok(())
+    }
+}
+
+impl Drop for Handed {
+    /// Unmarks our numbers before `vp` closes them, so that a number the
+    /// kernel hands out again is never taken for ours.
+    fn drop(&mut self) {
+        for n in self.vp.held_fds() {
+            if let Some(slot) = existing_slot(n as usize) {
+                let now = slot.load_full();
+                if matches!(now.as_deref(), Some(Entry::Ours)) {
+                    slot.compare_and_swap(&now, None::<Arc<Entry>>);
+                }
+            }
+        }
+    }
 }
 
 type Block = [ArcSwapOption<Entry>; BLOCK];
@@ -50,15 +98,10 @@ fn existing_slot(fd: usize) -> Option<&'static ArcSwapOption<Entry>> {
     Some(&TABLE.get(fd / BLOCK)?.get()?[fd % BLOCK])
 }
 
-/// Records `entry` under `fd`, dropping a stale entry that was there (whose
-/// own descriptors it closes); gives `entry` back if `fd` is beyond the table.
-pub(crate) fn insert(fd: usize, entry: Entry) -> Result<(), Entry> {
-    match slot(fd) {
-        Some(slot) => {
-            slot.store(Some(Arc::new(entry)));
-            Ok(())
-        }
-        None => Err(entry),
+/// Records `entry` under `fd` (below [`LIMIT`]), dropping what was there.
+fn store(fd: usize, entry: Option<Entry>) {
+    if let Some(slot) = slot(fd) {
+        slot.store(entry.map(Arc::new));
     }
 }
 

@@ -49,7 +49,7 @@ use nix::sys::socket::{
 };
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 const BACKEND: Backend = Backend::Emulation;
 
@@ -99,8 +99,8 @@ pub(crate) struct Emulation {
     /// The end user space polls.
     app: OwnedFd,
     /// Our end, and what was asked for; the lock serialises changes, which
-    /// take several system calls.
-    state: Mutex<State>,
+    /// take several system calls. Shared by clones (one socket, one state).
+    state: Arc<Mutex<State>>,
 }
 
 #[derive(Debug)]
@@ -131,11 +131,11 @@ impl Emulation {
         plan(Op::Set, events, Events::empty(), WRITABLE)?;
         // A new pair shows OUT and nothing else, and nobody else has it yet:
         // only what differs is done (SET would act on every side).
-        let state = Mutex::new(State {
+        let state = Arc::new(Mutex::new(State {
             ctl,
             requested: WRITABLE,
             shown: WRITABLE,
-        });
+        }));
         let emulation = Emulation { app, state };
         if !closure(events).contains(Events::OUT) {
             emulation.apply(Op::Del, WRITABLE)?;
@@ -346,14 +346,29 @@ impl Emulation {
         [self.app.as_raw_fd(), state.ctl.as_raw_fd()]
     }
 
+    /// A second descriptor of the app end, sharing the control end and the
+    /// state: the pair hangs up when the last clone goes.
+    pub(crate) fn try_clone(&self) -> Result<Emulation> {
+        let app = self
+            .app
+            .try_clone()
+            .map_err(io_error("fcntl(F_DUPFD_CLOEXEC)"))?;
+        Ok(Emulation {
+            app,
+            state: Arc::clone(&self.state),
+        })
+    }
+
     /// The app end; the control end is leaked, since closing it would show a
-    /// hang-up that nobody asked for.
+    /// hang-up that nobody asked for (unless clones still hold it: the last
+    /// of them closes it, as dropping it would).
     pub(crate) fn into_fd(self) -> OwnedFd {
-        let state = self
-            .state
-            .into_inner()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        std::mem::forget(state.ctl);
+        if let Ok(state) = Arc::try_unwrap(self.state) {
+            let state = state
+                .into_inner()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            std::mem::forget(state.ctl);
+        }
         self.app
     }
 }

@@ -247,6 +247,40 @@ impl Vpoll {
         }
     }
 
+    /// Another `Vpoll` for the same vpoll fd, as `File::try_clone` is for a
+    /// file: a new close-on-exec descriptor of the same open file, so a
+    /// change through either shows through both, and the fd lives until the
+    /// last of them is dropped (on the emulation the clones share the
+    /// control end). The new descriptor takes the lowest free number.
+    ///
+    /// ```
+    /// # use std::os::fd::AsRawFd;
+    /// # use vpoll::{Events, Vpoll};
+    /// let vp = Vpoll::new()?;
+    /// let other = vp.try_clone()?;
+    /// assert_ne!(other.as_raw_fd(), vp.as_raw_fd());
+    /// other.add(Events::IN)?;
+    /// assert!(vp.events()?.contains(Events::IN));
+    /// drop(vp);
+    /// assert!(other.events()?.contains(Events::IN));
+    /// # Ok::<(), vpoll::Error>(())
+    /// ```
+    pub fn try_clone(&self) -> Result<Vpoll> {
+        let dup = |fd: BorrowedFd<'_>, backend| {
+            fd.try_clone_to_owned().map_err(|source| Error::Io {
+                backend,
+                operation: "fcntl(F_DUPFD_CLOEXEC)",
+                source,
+            })
+        };
+        let imp = match &self.imp {
+            Imp::Device(d) => Imp::Device(Device::from_fd(dup(d.fd(), Backend::Device)?)),
+            Imp::EventFd(e) => Imp::EventFd(EventFd::from_fd(dup(e.fd(), Backend::EventFd)?)),
+            Imp::Emulation(e) => Imp::Emulation(e.try_clone()?),
+        };
+        Ok(Vpoll { imp })
+    }
+
     /// Applies `op` with `events`: [`add`](Vpoll::add), [`del`](Vpoll::del)
     /// or [`set`](Vpoll::set), chosen at run time. All or nothing: if the
     /// backend cannot do the whole change, it fails and nothing changes.
@@ -401,7 +435,8 @@ impl AsRawFd for Vpoll {
 impl From<Vpoll> for OwnedFd {
     /// Gives up control: the fd keeps its events from now on. (On the
     /// emulation, the control socket stays open, unowned, for the process's
-    /// life, so that the fd shows no hang-up.)
+    /// life, so that the fd shows no hang-up; while clones of this `Vpoll`
+    /// live, they keep control, and the last one dropped hangs up.)
     fn from(vp: Vpoll) -> OwnedFd {
         match vp.imp {
             Imp::Device(d) => d.into_fd(),

@@ -7,7 +7,7 @@
 mod common;
 
 use common::{backends, make, polled, shown};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::time::Duration;
 use vpoll::{Applied, Backend, Error, Events, Op, Vpoll};
 
@@ -356,6 +356,42 @@ fn an_fd_made_elsewhere_is_taken_over_or_given_back() {
                 assert!(vp.events().unwrap().contains(E_IN), "{b}: the same object");
             }
             (_, Err(not)) => panic!("{b}: refused: {not}"),
+        }
+    }
+}
+
+/// A clone is the same vpoll fd through another descriptor: a change through
+/// one shows through both, and the fd (on the emulation, the pair) hangs up
+/// only when the last of them is dropped.
+#[test]
+fn a_clone_drives_the_same_fd_and_the_last_one_dropped_ends_it() {
+    for b in backends() {
+        let vp = make(b, Events::empty());
+        let watch = vp.as_fd().try_clone_to_owned().unwrap();
+        let clone = vp.try_clone().unwrap();
+        assert_eq!(clone.backend(), b);
+        assert!(
+            !vp.held_fds().contains(&clone.as_raw_fd()),
+            "{b}: a new descriptor"
+        );
+        assert!(clone.held_fds().contains(&clone.as_raw_fd()));
+        clone.add(E_IN).unwrap();
+        assert_eq!(polled(watch.as_raw_fd()), shown(b, E_IN), "{b}");
+        vp.add(Events::OUT).unwrap();
+        assert_eq!(clone.events().unwrap(), shown(b, E_IN | Events::OUT), "{b}");
+        drop(vp);
+        assert_eq!(
+            polled(watch.as_raw_fd()),
+            shown(b, E_IN | Events::OUT),
+            "{b}: dropping one of two ends nothing"
+        );
+        clone.del(E_IN).unwrap();
+        assert_eq!(polled(watch.as_raw_fd()), shown(b, Events::OUT), "{b}");
+        drop(clone);
+        let after = polled(watch.as_raw_fd());
+        match b {
+            Backend::Emulation => assert!(after.contains(Events::HUP), "{b}: {after:?}"),
+            _ => assert_eq!(after, Events::OUT, "{b}: the open file keeps its mask"),
         }
     }
 }

@@ -92,7 +92,7 @@ guest_programs() {
     run_logged "$CACHE/logs/vpoll_client.log" gcc -O2 -Wall -Wextra -Werror -pthread \
         -o "$GUEST_DIR/vpoll_client_vpoll" "$REPO/tests/clib/vpoll_client.c" $flags -Wl,-rpath,/opt/vpoll/lib
     local c
-    for c in capi_test manpage_example; do
+    for c in capi_test close_leak manpage_example; do
         run_logged "$CACHE/logs/$c.log" gcc -O2 -Wall -Wextra -Werror -pthread \
             -o "$GUEST_DIR/$c" "$REPO/capi/tests/$c.c" $flags -Wl,-rpath,/opt/vpoll/lib
     done

@@ -9,7 +9,7 @@
 //! applies, applies the mask wanted *now*, so a late call never shows a stale
 //! mask.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use vpoll::{Backend, Events, Op, Vpoll};
@@ -117,17 +117,27 @@ impl Counters {
     }
 }
 
-#[derive(Debug, Default)]
-struct Masks {
-    wanted: Events,
-    applied: Events,
-}
-
 /// A vpoll fd and its masks.
+///
+/// The mask wanted is an atomic, so that recording it (under the stack's
+/// lock, by any thread) does not wait for another thread's system call: a
+/// program's thread woken by a mask used to find that fd's lock still held
+/// by the thread whose call woke it. Whoever applies holds `applying`, says
+/// so in `in_flight`, and after each call looks at the mask wanted again: a
+/// mask recorded meanwhile is applied by it or by its recorder, never lost.
+/// A recorder that finds a call in flight applies too (waiting for that call
+/// first), so no program call returns while the fd may still change to a
+/// mask older than the one that call left.
 #[derive(Debug)]
 pub(crate) struct Shown {
     pub vpoll: Vpoll,
-    masks: Mutex<Masks>,
+    /// What the stack wants the fd to show.
+    wanted: AtomicU32,
+    /// What the fd shows: written only with `applying` held.
+    applied: AtomicU32,
+    /// Someone holds `applying` and may be in a system call.
+    in_flight: AtomicBool,
+    applying: Mutex<()>,
 }
 
 impl Shown {
@@ -138,27 +148,70 @@ impl Shown {
         };
         Ok(Shown {
             vpoll,
-            masks: Mutex::new(Masks::default()),
+            wanted: AtomicU32::new(0),
+            applied: AtomicU32::new(0),
+            in_flight: AtomicBool::new(false),
+            applying: Mutex::new(()),
         })
     }
 
-    /// Records `mask` as wanted; says whether the fd must be changed.
+    /// Records `mask` as wanted; says whether the fd must be changed (or a
+    /// change in flight waited for: see the type's doc).
     pub fn want(&self, mask: Events) -> bool {
-        let mut m = self.masks.lock().unwrap_or_else(PoisonError::into_inner);
-        m.wanted = mask;
-        m.applied != mask
+        // SeqCst with the applier's stores and loads: of a recorder and an
+        // applier, one sees the other's write.
+        self.wanted.store(mask.bits(), Ordering::SeqCst);
+        self.in_flight.load(Ordering::SeqCst) || self.applied.load(Ordering::SeqCst) != mask.bits()
+    }
+
+    /// The mask wanted and the mask shown, when they differ.
+    fn pending(&self) -> Option<(Events, Events)> {
+        let wanted = self.wanted.load(Ordering::SeqCst);
+        let applied = self.applied.load(Ordering::SeqCst);
+        (wanted != applied).then(|| {
+            (
+                Events::from_bits_retain(wanted),
+                Events::from_bits_retain(applied),
+            )
+        })
     }
 
     /// Makes the fd show the mask wanted now, with one system call if it
-    /// differs from what it shows and none if not.
+    /// differs from what it shows and none if not (another if the mask
+    /// wanted changed during the call).
     pub fn apply(&self, counters: &Counters) {
-        let mut m = self.masks.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((op, events)) = change(&m) {
+        let _applying = self.applying.lock().unwrap_or_else(PoisonError::into_inner);
+        self.in_flight.store(true, Ordering::SeqCst);
+        while let Some((wanted, applied)) = self.pending() {
+            let (op, events) = change(wanted, applied);
             let result = self
                 .vpoll
                 .apply_deliverable(op, events)
                 .map(|done| done.dropped);
-            record(&mut m, result, counters);
+            if !self.record(wanted, result, counters) {
+                break;
+            }
+        }
+        self.in_flight.store(false, Ordering::SeqCst);
+    }
+
+    /// Records how the change to `wanted` went: on success (with the events
+    /// the backend could not show) `wanted` is shown. Says which.
+    fn record(&self, wanted: Events, result: vpoll::Result<Events>, counters: &Counters) -> bool {
+        match result {
+            Ok(dropped) => {
+                self.applied.store(wanted.bits(), Ordering::SeqCst);
+                counters.mask_updates.fetch_add(1, Ordering::Relaxed);
+                counters
+                    .events_not_shown
+                    .fetch_add(u64::from(dropped.bits().count_ones()), Ordering::Relaxed);
+                true
+            }
+            // Left as it was: the next change of this socket tries again.
+            Err(_) => {
+                counters.mask_failures.fetch_add(1, Ordering::Relaxed);
+                false
+            }
         }
     }
 
@@ -174,17 +227,21 @@ impl Shown {
             shown.drain(..).for_each(|s| s.apply(counters));
             return;
         }
-        // Each fd's lock is held until its result is recorded, so that a
-        // program's thread applying the same fd meanwhile waits, then finds
-        // it done. Only this thread holds more than one at a time, so none
-        // waits for another that waits for it.
+        // Each fd's `applying` is held until its result is recorded, so
+        // that a program's thread applying the same fd meanwhile waits, then
+        // finds it done. Only this thread holds more than one at a time, so
+        // none waits for another that waits for it.
         let mut locked = Vec::with_capacity(shown.len());
         let mut changes = Vec::with_capacity(shown.len());
         for s in shown.iter() {
-            let m = s.masks.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some((op, events)) = change(&m) {
+            let guard = s.applying.lock().unwrap_or_else(PoisonError::into_inner);
+            s.in_flight.store(true, Ordering::SeqCst);
+            if let Some((wanted, applied)) = s.pending() {
+                let (op, events) = change(wanted, applied);
                 changes.push((&s.vpoll, op, events));
-                locked.push(m);
+                locked.push((s, wanted, guard));
+            } else {
+                s.in_flight.store(false, Ordering::SeqCst);
             }
         }
         // The device shows every event: nothing is ever dropped.
@@ -193,42 +250,30 @@ impl Shown {
             results.iter().filter(|r| r.is_ok()).count() as u64,
             Ordering::Relaxed,
         );
-        for (mut m, result) in locked.into_iter().zip(results) {
-            record(&mut m, result.map(|_| Events::empty()), counters);
+        let mut again = Vec::new();
+        for ((s, wanted, guard), result) in locked.into_iter().zip(results) {
+            let done = s.record(wanted, result.map(|_| Events::empty()), counters);
+            // A mask recorded during the batch: its own call, now (with
+            // `in_flight` still set, so that its recorder waits for it).
+            if done && s.pending().is_some() {
+                again.push(Arc::clone(s));
+            } else {
+                s.in_flight.store(false, Ordering::SeqCst);
+            }
+            drop(guard);
         }
         drop(changes);
+        again.iter().for_each(|s| s.apply(counters));
         shown.clear();
     }
 }
 
-/// The one change that makes an fd showing `applied` show `wanted`, if any.
-fn change(m: &Masks) -> Option<(Op, Events)> {
-    let (want, have) = (m.wanted, m.applied);
-    if want == have {
-        return None;
-    }
+/// The one change that makes an fd showing `have` show `want` (they differ).
+fn change(want: Events, have: Events) -> (Op, Events) {
     let (raise, clear) = (want - have, have - want);
-    Some(match (raise.is_empty(), clear.is_empty()) {
+    match (raise.is_empty(), clear.is_empty()) {
         (false, true) => (Op::Add, raise),
         (true, false) => (Op::Del, clear),
         _ => (Op::Set, want),
-    })
-}
-
-/// Records how the change [`change`] chose went: on success (with the
-/// events the backend could not show) the wanted mask is applied.
-fn record(m: &mut Masks, result: vpoll::Result<Events>, counters: &Counters) {
-    match result {
-        Ok(dropped) => {
-            m.applied = m.wanted;
-            counters.mask_updates.fetch_add(1, Ordering::Relaxed);
-            counters
-                .events_not_shown
-                .fetch_add(u64::from(dropped.bits().count_ones()), Ordering::Relaxed);
-        }
-        // Left as it was: the next change of this socket tries again.
-        Err(_) => {
-            counters.mask_failures.fetch_add(1, Ordering::Relaxed);
-        }
     }
 }

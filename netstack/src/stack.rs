@@ -39,8 +39,11 @@ pub(crate) struct Shared {
     pub counters: Arc<Counters>,
     /// A new TCP socket's buffers, unless it asks for its own.
     pub buffers: Buffers,
-    /// Notified after each round of the stack's thread.
+    /// Notified after each round of the stack's thread, while `lingering`.
     cycled: Condvar,
+    /// A dropped [`Stack`] waits on `cycled` (set and read under the lock):
+    /// only then does a round pay for the notification's system call.
+    lingering: AtomicBool,
     /// With [`Builder::activity_fd`]: the design vpoll replaces.
     activity: Option<EventFd>,
 }
@@ -336,6 +339,7 @@ impl Builder {
             counters,
             buffers,
             cycled: Condvar::new(),
+            lingering: AtomicBool::new(false),
             activity,
             wake,
             link_fd,
@@ -442,6 +446,7 @@ impl Drop for Stack {
             .engine
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
+        self.shared.lingering.store(true, Ordering::Relaxed);
         while !engine.quiescent() {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             if left.is_zero() {
@@ -466,6 +471,9 @@ impl Drop for Stack {
 
 /// The stack's thread.
 fn run(shared: &Shared) {
+    // Whether the link may have frames: its poll said so, or the last wait
+    // was cut short (a signal).
+    let mut link_ready = true;
     loop {
         let (blocked, link_gone, timeout, changed) = {
             let mut engine = shared.lock();
@@ -474,7 +482,7 @@ fn run(shared: &Shared) {
                 return;
             }
             shared.kicked.store(false, Ordering::Release);
-            let timeout = match engine.poll(now()) {
+            let timeout = match engine.poll(now(), link_ready) {
                 None => PollTimeout::NONE,
                 Some(d) => {
                     // Rounded up: waking a millisecond early would spin.
@@ -483,7 +491,9 @@ fn run(shared: &Shared) {
                 }
             };
             let changed = std::mem::take(&mut engine.outbox.changed);
-            shared.cycled.notify_all();
+            if shared.lingering.load(Ordering::Relaxed) {
+                shared.cycled.notify_all();
+            }
             (
                 engine.link.is_blocked(),
                 engine.link.is_gone(),
@@ -509,7 +519,10 @@ fn run(shared: &Shared) {
         // timers and sockets, and stops watching it.
         let watched = if link_gone { 1 } else { 2 };
         // EINTR and the like: go round and poll again.
-        let _ = poll(&mut fds[..watched], timeout);
+        link_ready = match poll(&mut fds[..watched], timeout) {
+            Ok(_) => watched == 1 || fds[1].any().unwrap_or(true),
+            Err(_) => true,
+        };
         if fds[0].any().unwrap_or(false) {
             let _ = shared.wake.read();
         }

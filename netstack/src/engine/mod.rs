@@ -246,20 +246,25 @@ impl Engine {
 
     /// One round of the stack's thread: fires the timers that are due,
     /// handles what arrived, sends what is due, and brings the masks of the
-    /// sockets this touched up to date. Returns how long the stack may sleep
-    /// (zero if packets may still wait: the burst was used up; `None`: until
-    /// something happens).
-    pub fn poll(&mut self, now: Instant) -> Option<Duration> {
+    /// sockets this touched up to date; reads the link if `link_ready`.
+    /// Returns how long the stack may sleep (zero if packets may still wait:
+    /// the burst was used up; `None`: until something happens).
+    pub fn poll(&mut self, now: Instant, link_ready: bool) -> Option<Duration> {
         self.now = now;
         self.iface.poll_maintenance(now);
         self.expire(now);
-        let mut more = true;
-        for _ in 0..INGRESS_BURST {
-            let Some(len) = self.link.recv_frame() else {
-                more = false;
-                break;
-            };
-            self.ingress(now, len);
+        // The link is read only if its poll said so (or the last round
+        // left frames): a round a kick or a timer started would find it
+        // empty, at the cost of a system call.
+        let mut more = link_ready;
+        if link_ready {
+            for _ in 0..INGRESS_BURST {
+                let Some(len) = self.link.recv_frame() else {
+                    more = false;
+                    break;
+                };
+                self.ingress(now, len);
+            }
         }
         self.egress(now);
         // smoltcp's look at every socket's timers comes before the masks

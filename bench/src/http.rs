@@ -74,6 +74,9 @@ pub struct Plan {
     /// kernel's side has loopback's 65,536 bytes; Ethernet's on a bad one,
     /// where loopback is lowered to it too.
     pub mtu: usize,
+    /// The TAP's subnet, 10.8.`net`.0/24: one per run, so that a TAP an
+    /// earlier run left behind cannot take this one's traffic.
+    pub net: u8,
 }
 
 /// The user-level stack's socket buffers in N3 and N4: what a user moving
@@ -89,10 +92,12 @@ impl Plan {
         bulk: 64 << 20,
         netem: None,
         mtu: 65_000,
+        net: 1,
     };
 
-    /// N4: a 20 ms round trip, 1 % of the client's packets lost.
-    pub fn bad_network() -> Plan {
+    /// N4: a 20 ms round trip, 1 % of the client's packets lost; `net`
+    /// picks the TAP's subnet.
+    pub fn bad_network(net: u8) -> Plan {
         Plan {
             one: 200,
             fifty: 0,
@@ -103,6 +108,7 @@ impl Plan {
                 ..Netem::default()
             }),
             mtu: vpoll_netstack::DEFAULT_MTU,
+            net,
         }
     }
 }
@@ -125,24 +131,25 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("a tokio runtime")
 }
 
-/// The user-level side: a stack on TAP `tap` (10.8.1.2, the kernel's side
-/// 10.8.1.1), hyper on port 80, a bulk server on port 81.
+/// The user-level side: a stack on TAP `tap` (10.8.N.2, the kernel's side
+/// 10.8.N.1, N the plan's `net`), hyper on port 80, a bulk server on port 81.
 pub fn user_level(tap: &str, plan: &Plan) -> Result<Http, String> {
+    let net = plan.net;
     let link = Link::tap_with_mtu(tap, plan.mtu).map_err(|e| e.to_string())?;
     ip("link set lo up")?;
     ip(&format!("link set {tap} up"))?;
-    ip(&format!("addr add 10.8.1.1/24 dev {tap}"))?;
+    ip(&format!("addr add 10.8.{net}.1/24 dev {tap}"))?;
     if let Some(netem) = plan.netem {
         netem
             .apply(tap)
             .map_err(|e| format!("netem on {tap}: {e}"))?;
     }
     let stack = Stack::builder(link)
-        .address("10.8.1.2".parse().expect("an address"), 24)
+        .address(format!("10.8.{net}.2").parse().expect("an address"), 24)
         .tcp_buffers(BUFFERS, BUFFERS)
         .start()
         .map_err(|e| e.to_string())?;
-    let at: SocketAddr = "10.8.1.2:80".parse().expect("an address");
+    let at: SocketAddr = format!("10.8.{net}.2:80").parse().expect("an address");
     let listener = vpoll_netstack::TcpListener::bind(&stack, at).map_err(|e| e.to_string())?;
     std::thread::spawn(move || {
         runtime().block_on(async move {
@@ -153,15 +160,34 @@ pub fn user_level(tap: &str, plan: &Plan) -> Result<Http, String> {
             }
         })
     });
-    let bulk_at: SocketAddr = "10.8.1.2:81".parse().expect("an address");
+    let bulk_at: SocketAddr = format!("10.8.{net}.2:81").parse().expect("an address");
     let bulk = vpoll_netstack::TcpListener::bind(&stack, bulk_at).map_err(|e| e.to_string())?;
     let size = plan.bulk;
+    let sent = tap_bytes(tap)?;
     let result = measure(at, bulk_at, plan, move || {
         let (conn, _) = bulk.accept().expect("accept");
         bulk_server(&mut &conn, size);
     });
+    // Proof that the traffic took this TAP (and its netem), not another
+    // route to the same addresses.
+    let crossed = tap_bytes(tap)? - sent;
+    if crossed < size as u64 {
+        return Err(format!(
+            "only {crossed} bytes crossed {tap} for a {size}-byte upload: another interface took its traffic"
+        ));
+    }
     drop(stack);
     Ok(result)
+}
+
+/// The bytes interface `tap` has sent (to the user-level stack).
+fn tap_bytes(tap: &str) -> Result<u64, String> {
+    let path = format!("/sys/class/net/{tap}/statistics/tx_bytes");
+    std::fs::read_to_string(&path)
+        .map_err(|e| format!("{path}: {e}"))?
+        .trim()
+        .parse()
+        .map_err(|e| format!("{path}: {e}"))
 }
 
 /// The kernel side: the same servers on `tokio::net` and `std::net` over

@@ -60,11 +60,20 @@ impl Handed {
             return Err(vp);
         }
         for n in ours {
-            store(n as usize, Some(Entry::Ours));
+            if let Some(slot) = slot(n as usize) {
+                slot.store(Some(Arc::clone(ours_mark())));
+            }
         }
         store(fd, Some(Entry::Handed(Handed { vp, id })));
         Ok(())
     }
+}
+
+/// The one [`Entry::Ours`] every number of ours points at: marking a number
+/// costs a reference count, not an allocation.
+fn ours_mark() -> &'static Arc<Entry> {
+    static OURS: OnceLock<Arc<Entry>> = OnceLock::new();
+    OURS.get_or_init(|| Arc::new(Entry::Ours))
 }
 
 impl Drop for Handed {
@@ -73,10 +82,7 @@ impl Drop for Handed {
     fn drop(&mut self) {
         for n in self.vp.held_fds() {
             if let Some(slot) = existing_slot(n as usize) {
-                let now = slot.load_full();
-                if matches!(now.as_deref(), Some(Entry::Ours)) {
-                    slot.compare_and_swap(&now, None::<Arc<Entry>>);
-                }
+                slot.compare_and_swap(ours_mark(), None::<Arc<Entry>>);
             }
         }
     }

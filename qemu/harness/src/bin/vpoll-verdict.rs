@@ -35,7 +35,7 @@ fn clean(path: &str, guest: &Console) -> bool {
     }
     if !guest.known.is_empty() {
         eprintln!(
-            "{path}: known core-kernel KCSAN reports with no vpoll frame (printed, not failures):"
+            "{path}: core-kernel KCSAN reports, no vpoll frame in them (printed, not failures):"
         );
         for line in &guest.known {
             eprintln!("  {line}");

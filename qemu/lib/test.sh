@@ -38,17 +38,21 @@ guest_tests() {
     local flavour=$1
     kernel_select "$flavour"
     # The job takes about 3 minutes on Debian's kernels on an idle machine,
-    # 6.5 under KCSAN; the limit leaves room for a slow machine. KASAN and
-    # lockdep make the debug kernel several times slower; its job is about 10
-    # minutes (the netstack suite runs there with smaller loads:
-    # tests/src/kernel.rs, is_debug).
-    local limit=$((TIMEOUT * 2))
-    [ "$flavour" != debug ] || limit=$((TIMEOUT * 5))
+    # 6.5 under KCSAN; KASAN and lockdep make the debug kernel several times
+    # slower, about 10 minutes (the netstack suite runs there with smaller
+    # loads: tests/src/kernel.rs, is_debug). A hung test is the guest's
+    # stall guard's to stop (qemu/guest/suite.sh: a suite silent for `stall`
+    # seconds, one test running that long, is dumped and stopped, and the
+    # job goes on); the watchdog is for a guest that hangs whole, and leaves
+    # room for a slow machine and one stall.
+    local limit=$((TIMEOUT * 3)) stall=240
+    [ "$flavour" != debug ] || { limit=$((TIMEOUT * 5)); stall=600; }
     step "guest tests ($flavour kernel)"
     job_script "$RUN_DIR/run" env VPOLL_GUEST_CPUS="$GUEST_CPUS" LIB_SUITES="${LIB_SUITES[*]}" \
-        VPOLL_TEST_BACKENDS="$KERNEL_BACKENDS,emulation" VPOLL_KERNEL_FLAVOUR="${flavour%%-*}" /job/test-job
+        VPOLL_TEST_BACKENDS="$KERNEL_BACKENDS,emulation" VPOLL_KERNEL_FLAVOUR="${flavour%%-*}" \
+        VPOLL_STALL=$stall /job/test-job
     initramfs_build "$RUN_DIR/initramfs-$flavour.cpio.gz" "$RUN_DIR/run" \
-        "$QEMU_DIR/guest/test-job" "$GUEST_DIR"/*
+        "$QEMU_DIR/guest/test-job" "$QEMU_DIR/guest/suite.sh" "$GUEST_DIR"/*
     vm_boot "$RUN_DIR/initramfs-$flavour.cpio.gz" "$RUN_DIR/console-$flavour.log" "$limit"
 }
 

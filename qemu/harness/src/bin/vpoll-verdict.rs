@@ -26,6 +26,18 @@ fn read(path: &str) -> Result<String, ExitCode> {
 
 /// Whether one guest console shows a clean run; says why not.
 fn clean(path: &str, guest: &Console) -> bool {
+    let mut ok = reports_clean(path, guest);
+    let ending = ending(path, guest);
+    ok &= ending.is_empty();
+    for line in ending {
+        eprintln!("{line}");
+    }
+    ok
+}
+
+/// Whether one guest console is free of kernel reports; prints them, and
+/// what is on it but not a failure.
+fn reports_clean(path: &str, guest: &Console) -> bool {
     let mut ok = true;
     if guest.expected_oom_dumps > 0 {
         eprintln!(
@@ -48,25 +60,48 @@ fn clean(path: &str, guest: &Console) -> bool {
             eprintln!("  {line}");
         }
     }
+    ok
+}
+
+/// How a guest run ended, if not well: its exit status or the watchdog, the
+/// suites the stall guard stopped (with the test and the threads' states)
+/// and the test that never finished. Printed last, beside the summary, where
+/// a reader of a long log's tail sees it.
+fn ending(path: &str, guest: &Console) -> Vec<String> {
+    /// Threads shown per console; the console has them all, with stacks.
+    const THREADS: usize = 16;
+    let mut lines = Vec::new();
+    for stall in &guest.stalls {
+        lines.push(format!("{path}: the stall guard stopped a suite: {stall}"));
+    }
+    for thread in guest.stalled.iter().take(THREADS) {
+        lines.push(format!("  {thread}"));
+    }
+    if guest.stalled.len() > THREADS {
+        lines.push(format!(
+            "  ... and {} more threads (with their kernel stacks) on the console",
+            guest.stalled.len() - THREADS
+        ));
+    }
     match guest.exit {
         None => {
-            ok = false;
             let why = match guest.watchdog {
                 Some(limit) => format!("the watchdog stopped the guest after {limit} s"),
                 None => "crash or hang".to_owned(),
             };
-            eprintln!("{path}: the guest never reported its job's exit status ({why})");
+            lines.push(format!(
+                "{path}: the guest never reported its job's exit status ({why})"
+            ));
+            if let Some(test) = &guest.unfinished {
+                lines.push(format!(
+                    "{path}: the last test that started never finished: {test}"
+                ));
+            }
         }
         Some(0) => {}
-        Some(code) => {
-            ok = false;
-            eprintln!("{path}: the guest job exited with status {code}");
-        }
+        Some(code) => lines.push(format!("{path}: the guest job exited with status {code}")),
     }
-    if let Some(test) = guest.unfinished.as_ref().filter(|_| !ok) {
-        eprintln!("{path}: the last test that started never finished: {test}");
-    }
-    ok
+    lines
 }
 
 /// Whether the host's `cargo test` log shows a clean run; says why not.
@@ -121,16 +156,18 @@ fn parse_test_args<'a>(mut args: &[&'a str]) -> Option<TestArgs<'a>> {
 fn test(args: TestArgs) -> ExitCode {
     let mut ok = true;
     let (mut passed, mut failed) = (0, 0);
+    let mut endings = Vec::new();
     for path in &args.guests {
         let console = match read(path) {
             Ok(text) => Console::parse(&text),
             Err(code) => return code,
         };
-        ok &= clean(path, &console);
+        ok &= reports_clean(path, &console);
         for why in console.missing() {
             ok = false;
             eprintln!("{path}: {why}");
         }
+        endings.extend(ending(path, &console));
         passed += console.passed;
         failed += console.failed;
     }
@@ -143,6 +180,10 @@ fn test(args: TestArgs) -> ExitCode {
         ok &= host_clean(path, &text, args.host_status);
         passed += console.passed;
         failed += console.failed;
+    }
+    ok &= endings.is_empty();
+    for line in endings {
+        eprintln!("{line}");
     }
     if passed == 0 {
         ok = false;

@@ -31,6 +31,8 @@ suite() {
     setsid sh -c 'echo $$ >"$0/pgid"; "$@" 2>&1; echo $? >"$0/rc"' "$SUITE_DIR" "$@" |
         tee -a "$SUITE_DIR/out" &
     tee_pid=$!
+    began=$(date +%s)
+    longest=0
     suite_guard "$name"
     [ "$(cat "$SUITE_DIR/rc" 2>/dev/null)" = 0 ] || status=1
     # The suite's last lines pass through tee: they must reach the console
@@ -44,6 +46,8 @@ suite() {
         waited=$((waited + 1))
     done
     kill "$tee_pid" 2>/dev/null
+    # The margin the guard leaves, for whoever tunes VPOLL_STALL.
+    echo "VPOLL-SUITE-TIME: $name ran $(($(date +%s) - began)) s, silent at most $((longest / 4)) s (stall limit $STALL s)"
     return 0
 }
 
@@ -67,6 +71,7 @@ suite_guard() {
             continue
         fi
         ticks=$((ticks + 1))
+        [ $ticks -le "$longest" ] || longest=$ticks
         [ $ticks -ge $((STALL * 4)) ] || continue
         pgid=$(cat "$SUITE_DIR/pgid" 2>/dev/null)
         echo

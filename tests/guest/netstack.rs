@@ -360,7 +360,11 @@ fn kernel_clients(port: u16) {
                 let mine: Vec<_> = (t..many).step_by(4).collect();
                 let conns: Vec<_> = mine
                     .iter()
-                    .map(|_| std::net::TcpStream::connect(addr(STACK4, port)).unwrap())
+                    .map(|_| {
+                        let c = std::net::TcpStream::connect(addr(STACK4, port)).unwrap();
+                        c.set_read_timeout(Some(STALL)).unwrap();
+                        c
+                    })
                     .collect();
                 for (i, mut c) in mine.iter().zip(&conns) {
                     c.write_all(format!("<{i}>").as_bytes()).unwrap();
@@ -421,6 +425,7 @@ fn many_kernel_clients_served_by_tokio() {
         let listener = TcpListener::bind_with_backlog(&stack, addr(STACK4, 5003), many).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_io()
+            .enable_time()
             .build()
             .unwrap();
         thread::scope(|s| {
@@ -429,8 +434,18 @@ fn many_kernel_clients_served_by_tokio() {
                 use tokio::io::{AsyncReadExt, AsyncWriteExt};
                 let listener = vpoll_netstack::tokio::TcpListener::from_std(listener).unwrap();
                 let mut tasks = Vec::new();
-                for _ in 0..many {
-                    let (mut conn, _) = listener.accept().await.unwrap();
+                for i in 0..many {
+                    // A client that failed makes no more connections: fail
+                    // with the stack's view rather than wait for ever.
+                    let accepted = tokio::time::timeout(STALL, listener.accept()).await;
+                    let (mut conn, _) = accepted
+                        .unwrap_or_else(|_| {
+                            panic!(
+                                "{backend}: {i} of {many} accepted, then none in {STALL:?}: {:?}",
+                                stack.stats()
+                            )
+                        })
+                        .unwrap();
                     tasks.push(tokio::spawn(async move {
                         let mut buf = [0; 64];
                         loop {

@@ -58,7 +58,8 @@ running() {
 }
 
 # suite_guard NAME: returns when the suite has ended, or has been silent
-# for $STALL s (then it dumps and stops it).
+# for $STALL s (then it dumps and stops it). Keeps the longest silence, in
+# quarter seconds, in $longest.
 suite_guard() {
     size=-1
     ticks=0 # quarter seconds of silence: a suite's end is seen at once
@@ -88,7 +89,7 @@ suite_guard() {
 stall_dump() {
     for stat in /proc/[0-9]*/stat; do
         dir=${stat%/stat}
-        # The group is the 5th field after the ")" that ends the name.
+        # The group: the 3rd field after the ")" that ends the name.
         group=$(sed 's/.*) //' "$stat" 2>/dev/null | cut -d' ' -f3)
         [ "$group" = "$1" ] || continue
         for task in "$dir"/task/[0-9]*; do

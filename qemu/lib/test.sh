@@ -45,7 +45,7 @@ guest_tests() {
     # seconds, one test running that long, is dumped and stopped, and the
     # job goes on); the watchdog is for a guest that hangs whole. It leaves
     # room for one stall and a machine at a third of this one's speed: on
-    # one host core for its two vCPUs the KCSAN job took 10 minutes (5.5 on
+    # one host core for its two vCPUs the KCSAN job took 10 to 11 minutes (5.5 on
     # two), and a CI run lost it to a 10-minute watchdog.
     local limit=$((TIMEOUT * 4)) stall=240
     [ "$flavour" != debug ] || { limit=$((TIMEOUT * 6)); stall=600; }

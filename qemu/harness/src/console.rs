@@ -124,9 +124,9 @@ pub struct Console {
     pub failed: u64,
     /// Lines that belong to kernel reports.
     pub reports: Vec<String>,
-    /// Known core-kernel KCSAN reports ([`KNOWN_KCSAN`]): their headers
-    /// and why they are not ours.
-    pub known: Vec<String>,
+    /// KCSAN reports with no vpoll frame (printed, not failures): their
+    /// headers, with what [`KNOWN_KCSAN`] says of them.
+    pub core_kcsan: Vec<String>,
     /// Stack dumps of OOM reports a test announced (see [`EXPECTED_OOM_BEGIN`]).
     pub expected_oom_dumps: u64,
     /// The watchdog's limit in seconds, if it stopped the guest.
@@ -251,7 +251,7 @@ impl Console {
             "core kernel, no vpoll frame (not yet in KNOWN_KCSAN)",
             |(_, why)| why,
         );
-        self.known.push(format!("{header}: {why}"));
+        self.core_kcsan.push(format!("{header}: {why}"));
     }
 
     /// Why this console ran less than its plan, one line each (nothing
@@ -294,17 +294,19 @@ fn strip_timestamp(line: &str) -> &str {
 
 /// Whether a line of a report is a stack frame of vpoll's:
 /// `FUNCTION+0xOFF/0xLEN [MODULE]` (anywhere on the line: a console may
-/// glue lines) with "vpoll" in the function, or the module `[vpoll]`. Other lines that name vpoll (`Comm: vpoll-netstack`, a test's
-/// output glued in) are not frames.
+/// glue lines) with "vpoll" in the function, or the module `[vpoll]`.
+/// Other lines that name vpoll (`Comm: vpoll-netstack`, a test's output
+/// glued in) are not frames.
 fn vpoll_frame(line: &str) -> bool {
     let is_frame = |word: &str| {
         word.split_once("+0x")
             .is_some_and(|(_, offset)| offset.contains("/0x"))
     };
-    let words: Vec<&str> = line.split_whitespace().collect();
-    words.iter().enumerate().any(|(i, word)| {
-        is_frame(word) && (word.contains("vpoll") || words.get(i + 1) == Some(&"[vpoll]"))
-    })
+    let words = line.split_whitespace();
+    let next = words.clone().skip(1).map(Some).chain([None]);
+    words
+        .zip(next)
+        .any(|(word, next)| is_frame(word) && (word.contains("vpoll") || next == Some("[vpoll]")))
 }
 
 /// `test NAME ... ` with no result after it yet (libtest prints the result
@@ -565,19 +567,19 @@ mod tests {
         let known = "timekeeping_update_from_shadow / wakeup_preempt";
         let c = Console::parse(&report(known, "timekeeping_update_from_shadow"));
         assert!(c.reports.is_empty(), "{:?}", c.reports);
-        assert_eq!(c.known.len(), 1);
-        assert!(c.known[0].contains(known), "{:?}", c.known);
+        assert_eq!(c.core_kcsan.len(), 1);
+        assert!(c.core_kcsan[0].contains(known), "{:?}", c.core_kcsan);
 
         let c = Console::parse(&report(known, "vpoll_write_iter"));
         assert_eq!(c.reports, [format!("BUG: KCSAN: data-race in {known}")]);
-        assert!(c.known.is_empty());
+        assert!(c.core_kcsan.is_empty());
 
         let c = Console::parse(&report("vpoll_ctl / vpoll_poll", "vpoll_ctl"));
         assert_eq!(c.reports.len(), 1);
 
         // A frame of the module, by its module name.
         let c = Console::parse(&report(known, "poll_misc_ioctl+0x10/0x20 [vpoll]\n x"));
-        assert_eq!(c.reports.len(), 1, "{:?}", c.known);
+        assert_eq!(c.reports.len(), 1, "{:?}", c.core_kcsan);
 
         // A task named after vpoll, or a test's line glued in, is no frame
         // (a warm run found this core-kernel race in the netstack's thread).
@@ -589,15 +591,15 @@ mod tests {
                      test netstack::many_kernel_clients_served_by_tokio ... vpoll\n",
         ));
         assert!(c.reports.is_empty(), "{:?}", c.reports);
-        assert_eq!(c.known.len(), 1, "{:?}", c.known);
+        assert_eq!(c.core_kcsan.len(), 1, "{:?}", c.core_kcsan);
 
         let other = "clockevents_program_event+0x1eb/0x200";
         let c = Console::parse(&report(other, "clockevents_program_event"));
         assert!(c.reports.is_empty(), "{:?}", c.reports);
         assert!(
-            c.known[0].contains("not yet in KNOWN_KCSAN"),
+            c.core_kcsan[0].contains("not yet in KNOWN_KCSAN"),
             "{:?}",
-            c.known
+            c.core_kcsan
         );
 
         let cut = report(known, "timekeeping_update_from_shadow");

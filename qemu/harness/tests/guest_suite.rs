@@ -5,6 +5,7 @@
 //! it started, the job goes on with the next suite, and the verdict names
 //! the test that hung.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -32,7 +33,7 @@ fn fake_suite(dir: &Path, hang: bool) -> PathBuf {
          echo 'test first ... ok'\nprintf 'test second ... '\n{second}"
     );
     std::fs::write(&path, text).unwrap();
-    Command::new("chmod").arg("+x").arg(&path).status().unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     path
 }
 

@@ -45,11 +45,11 @@ fn reports_clean(path: &str, guest: &Console) -> bool {
             guest.expected_oom_dumps
         );
     }
-    if !guest.known.is_empty() {
+    if !guest.core_kcsan.is_empty() {
         eprintln!(
             "{path}: core-kernel KCSAN reports, no vpoll frame in them (printed, not failures):"
         );
-        for line in &guest.known {
+        for line in &guest.core_kcsan {
             eprintln!("  {line}");
         }
     }

@@ -22,6 +22,9 @@ pub const STALL_MARKER: &str = "VPOLL-STALL:";
 /// state and wait channel (its kernel stack follows, indented).
 pub const STALL_THREAD_MARKER: &str = "VPOLL-STALL-THREAD:";
 
+/// What the kernel prints as it panics; its reason follows.
+const PANIC_MARKER: &str = "Kernel panic - not syncing:";
+
 /// Substrings that start a kernel report. Any of them on the console is a failure.
 const REPORT_PATTERNS: &[&str] = &[
     "BUG:",         // BUG(), KASAN, sleeping in atomic, NULL dereference
@@ -131,6 +134,9 @@ pub struct Console {
     pub expected_oom_dumps: u64,
     /// The watchdog's limit in seconds, if it stopped the guest.
     pub watchdog: Option<u64>,
+    /// Why the kernel panicked, if it did (its "not syncing" reason: an oops,
+    /// or an RCU stall, as qemu/vm boots with panic_on_rcu_stall).
+    pub panic: Option<String>,
     /// The test that started last and never gave its result: where a
     /// console that ends early stopped.
     pub unfinished: Option<String>,
@@ -188,6 +194,9 @@ impl Console {
             }
             if let Some(rest) = line.strip_prefix(WATCHDOG_MARKER) {
                 console.watchdog = rest.trim().parse().ok();
+            }
+            if let Some(at) = line.find(PANIC_MARKER) {
+                console.panic = Some(line[at + PANIC_MARKER.len()..].trim().to_owned());
             }
             if let Some(rest) = line.strip_prefix(STALL_MARKER) {
                 let test = console.unfinished.as_deref().unwrap_or("none started");
@@ -310,11 +319,14 @@ fn vpoll_frame(line: &str) -> bool {
 }
 
 /// `test NAME ... ` with no result after it yet (libtest prints the result
-/// when the test ends; a kernel message may come between): NAME.
+/// when the test ends; a kernel message, with or without its timestamp, may
+/// come between): NAME.
 fn started_test(line: &str) -> Option<&str> {
-    let (name, result) = line.strip_prefix("test ")?.split_once(" ... ")?;
-    let result = result.trim();
-    (result.is_empty() || result.starts_with('[')).then_some(name)
+    let (name, rest) = line.strip_prefix("test ")?.split_once(" ... ")?;
+    let result = ["ok", "FAILED", "ignored"]
+        .iter()
+        .any(|r| rest.trim().starts_with(r));
+    (!result).then_some(name)
 }
 
 /// Whether the line ends the test that started last: its result, the
@@ -398,6 +410,26 @@ mod tests {
         assert_eq!(c.watchdog, Some(300));
         let done = Console::parse("test a::slow ... \nok\ntest result: ok. 1 passed; 0 failed\n");
         assert_eq!((done.unfinished, done.watchdog), (None, None));
+    }
+
+    #[test]
+    fn a_kernel_wedged_in_a_test_panics_on_its_rcu_stall() {
+        let log = "test stress::racing ... rcu: INFO: rcu_sched detected stalls on CPUs/tasks:\n\
+                   NMI backtrace for cpu 1\n\
+                   [   52.000000] Kernel panic - not syncing: RCU Stall\n\
+                   [   52.100000] Kernel Offset: disabled\n";
+        let c = Console::parse(log);
+        assert_eq!(c.panic.as_deref(), Some("RCU Stall"));
+        assert_eq!(c.unfinished.as_deref(), Some("stress::racing"));
+        assert!(c
+            .reports
+            .iter()
+            .any(|r| r.contains("rcu_sched detected stalls")));
+        assert!(c.reports.iter().any(|r| r.contains("Kernel panic")));
+        assert_eq!(
+            Console::parse("test result: ok. 1 passed; 0 failed\n").panic,
+            None
+        );
     }
 
     #[test]

@@ -85,9 +85,10 @@ fn ending(path: &str, guest: &Console) -> Vec<String> {
     }
     match guest.exit {
         None => {
-            let why = match guest.watchdog {
-                Some(limit) => format!("the watchdog stopped the guest after {limit} s"),
-                None => "crash or hang".to_owned(),
+            let why = match (&guest.panic, guest.watchdog) {
+                (Some(reason), _) => format!("the kernel panicked: {reason}"),
+                (None, Some(limit)) => format!("the watchdog stopped the guest after {limit} s"),
+                (None, None) => "crash or hang".to_owned(),
             };
             lines.push(format!(
                 "{path}: the guest never reported its job's exit status ({why})"

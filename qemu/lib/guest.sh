@@ -173,9 +173,12 @@ vm_boot() {
     local cpus=${BOOT_CPUS:-$GUEST_CPUS}
     local -a accel=(-accel tcg,thread=multi)
     [ -z "${BOOT_ICOUNT:-}" ] || accel=(-accel tcg,thread=single -icount "$BOOT_ICOUNT")
+    # Any oops, and an RCU stall (a CPU wedged with interrupts off: the
+    # kernel no longer runs the job), panic, and the guest powers off with
+    # the report on its console, instead of waiting for the watchdog.
     local -a qemu=(qemu-system-x86_64 "${accel[@]}" -cpu max -smp "$cpus"
         -m 1G -no-reboot -kernel "$BZIMAGE" -initrd "$initrd"
-        -append "console=ttyS0 loglevel=5 oops=panic panic=-1 rdinit=/init")
+        -append "console=ttyS0 loglevel=5 oops=panic sysctl.kernel.panic_on_rcu_stall=1 panic=-1 rdinit=/init")
     if [ "$mode" = interactive ]; then
         "${qemu[@]}" -nographic | tee "$logf"
         return

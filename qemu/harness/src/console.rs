@@ -323,10 +323,10 @@ fn vpoll_frame(line: &str) -> bool {
 /// come between): NAME.
 fn started_test(line: &str) -> Option<&str> {
     let (name, rest) = line.strip_prefix("test ")?.split_once(" ... ")?;
-    let result = ["ok", "FAILED", "ignored"]
+    let has_result = ["ok", "FAILED", "ignored"]
         .iter()
         .any(|r| rest.trim().starts_with(r));
-    (!result).then_some(name)
+    (!has_result).then_some(name)
 }
 
 /// Whether the line ends the test that started last: its result, the

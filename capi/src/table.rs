@@ -44,7 +44,8 @@ pub(crate) struct Handed {
     /// The emulated socket's `(st_dev, st_ino)`, which names it where
     /// `F_DUPFD_QUERY` cannot (before Linux 6.10): unique among live files,
     /// and ours stays alive as long as the entry. None for an eventfd (every
-    /// eventfd shares one inode).
+    /// eventfd shares one inode), and where the kernel is known to have
+    /// `F_DUPFD_QUERY`.
     pub(crate) id: Option<(u64, u64)>,
 }
 

@@ -26,7 +26,9 @@
 //! whose own result is the check. A byte sent to the app end, or a send that
 //! finds the path full of bytes it has not read, means `IN` is pending; a
 //! `recv` that empties the app end means it is not; draining our end opens the
-//! app end's send path (`OUT`), a send that stops short fills it. Each side a
+//! app end's send path (`OUT`), one small message closes it (see
+//! [`closing_send`]: the app end keeps the smallest send buffer, so a program
+//! that enlarges it with `SO_SNDBUF` keeps seeing `OUT`). Each side a
 //! change names is acted on even when it already looks right, so a program
 //! that read or wrote the fd itself is corrected by the next change that names
 //! the side it touched, and a re-`ADD` raises a new edge as on the device.
@@ -44,12 +46,12 @@ use crate::op::Op;
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, FdFlag};
 use nix::sys::socket::{
-    recv, send, setsockopt, shutdown, socketpair, sockopt, AddressFamily, MsgFlags, Shutdown,
-    SockFlag, SockType,
+    getsockopt, recv, send, setsockopt, shutdown, socketpair, sockopt, AddressFamily, MsgFlags,
+    Shutdown, SockFlag, SockType,
 };
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 const BACKEND: Backend = Backend::Emulation;
 
@@ -483,9 +485,9 @@ fn lower_in(app: &OwnedFd) -> io::Result<bool> {
     drain(app, &mut [0; 256])
 }
 
-/// How many bytes one call moves when filling or draining: more than a
-/// minimal send buffer holds (`SOCK_MIN_SNDBUF`, about 4.5 KiB), so one
-/// call does it.
+/// How many bytes one call moves when draining or filling a path whole:
+/// more than a minimal send buffer holds (`SOCK_MIN_SNDBUF`, about 4.5
+/// KiB), so one call does it.
 const CHUNK: usize = 8 << 10;
 
 /// Reads everything pending on `fd` into `buf`: one call unless a whole
@@ -502,17 +504,31 @@ fn drain(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<bool> {
     }
 }
 
-/// Writes to `fd` until its send path is full: one call that stops short.
-/// `Ok(false)`: the other end was shut down.
+/// Zeros to send: what fills a path carries nothing.
+static ZEROS: [u8; CHUNK] = [0; CHUNK];
+
+/// Closes `fd`'s send path (clears `OUT`). `Ok(false)`: the other end was
+/// shut down.
+///
+/// Where this kernel closes a path with one [`closing_send`], that is
+/// sent: one small message, as cheap as sending a byte. Elsewhere, bytes
+/// are sent until the path is full: one call that stops short.
 fn fill(fd: &OwnedFd) -> io::Result<bool> {
-    static ZEROS: [u8; CHUNK] = [0; CHUNK];
+    fill_by(fd, closing_send())
+}
+
+/// [`fill`] with one send of `closing` bytes, or with sends until the path
+/// is full.
+fn fill_by(fd: &OwnedFd, closing: Option<usize>) -> io::Result<bool> {
+    let len = closing.unwrap_or(CHUNK);
     loop {
         match send(
             fd.as_raw_fd(),
-            &ZEROS,
+            &ZEROS[..len],
             MsgFlags::MSG_NOSIGNAL | MsgFlags::MSG_DONTWAIT,
         ) {
-            Ok(n) if n == ZEROS.len() => continue,
+            Ok(n) if n == len && closing.is_none() => continue,
+            // All of a closing send, or a send stopped short by a full path.
             Ok(_) | Err(Errno::EAGAIN) => return Ok(true),
             Err(Errno::EPIPE) => return Ok(false),
             Err(e) => return Err(e.into()),
@@ -520,10 +536,81 @@ fn fill(fd: &OwnedFd) -> io::Result<bool> {
     }
 }
 
+/// How many bytes one send needs to close an empty send path of ours, if
+/// this kernel shows it (checked once per process, on a pair of its own).
+///
+/// An AF_UNIX stream socket stops showing `OUT` once more than a quarter of
+/// its send buffer is in flight (`unix_writable`), and a message is charged
+/// at least its length: so one message of a quarter of the smallest buffer
+/// (which every pair here has) and a byte closes it, whatever else is in
+/// flight; filling the path whole takes two messages of half the buffer
+/// and costs twice as much. A program that enlarges its fd's send buffer
+/// (`SO_SNDBUF`) therefore keeps seeing `OUT` where the emulation cleared it.
+fn closing_send() -> Option<usize> {
+    static LEN: OnceLock<Option<usize>> = OnceLock::new();
+    *LEN.get_or_init(|| {
+        let (app, _ctl) = pair().ok()?;
+        setsockopt(&app, sockopt::SndBuf, &1).ok()?;
+        let len = getsockopt(&app, sockopt::SndBuf).ok()? / 4 + 1;
+        let flags = MsgFlags::MSG_NOSIGNAL | MsgFlags::MSG_DONTWAIT;
+        let sent = send(app.as_raw_fd(), ZEROS.get(..len)?, flags).ok()?;
+        (sent == len && !show(&app).contains(Events::OUT)).then_some(len)
+    })
+}
+
 fn io_error<E: Into<io::Error>>(operation: &'static str) -> impl FnOnce(E) -> Error {
     move |e| Error::Io {
         backend: BACKEND,
         operation,
         source: e.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh pair of ours: the app end with the smallest send buffer.
+    fn fresh() -> (OwnedFd, OwnedFd) {
+        let (app, ctl) = pair().unwrap();
+        setsockopt(&app, sockopt::SndBuf, &1).unwrap();
+        (app, ctl)
+    }
+
+    #[test]
+    fn this_kernel_closes_a_path_with_one_small_send() {
+        let len = closing_send().expect("AF_UNIX's writability rule changed");
+        assert!(len < CHUNK / 2, "{len} bytes is no saving");
+    }
+
+    /// Both ways of filling clear OUT, and draining brings it back, on an
+    /// empty path and on one the program has already put bytes on.
+    #[test]
+    fn either_fill_clears_out_and_a_drain_restores_it() {
+        for closing in [closing_send(), None] {
+            for already in [0, 1, 100] {
+                let (app, ctl) = fresh();
+                if already > 0 {
+                    send(app.as_raw_fd(), &ZEROS[..already], MsgFlags::MSG_DONTWAIT).unwrap();
+                }
+                assert!(show(&app).contains(Events::OUT));
+                assert!(fill_by(&app, closing).unwrap());
+                assert!(
+                    !show(&app).contains(Events::OUT),
+                    "{closing:?} after {already} bytes: OUT still shown"
+                );
+                assert!(drain(&ctl, &mut [0; CHUNK]).unwrap());
+                assert!(show(&app).contains(Events::OUT));
+            }
+        }
+    }
+
+    #[test]
+    fn a_fill_on_a_pair_hung_up_by_the_other_end_says_so() {
+        for closing in [closing_send(), None] {
+            let (app, ctl) = fresh();
+            drop(ctl);
+            assert!(!fill_by(&app, closing).unwrap(), "{closing:?}");
+        }
     }
 }

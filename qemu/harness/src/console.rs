@@ -15,6 +15,10 @@ pub const SUITE_MARKER: &str = "VPOLL-SUITE:";
 /// The line `qemu/vm` appends to a console when its watchdog stopped the
 /// guest, with the limit in seconds.
 pub const WATCHDOG_MARKER: &str = "VPOLL-WATCHDOG:";
+/// The line `qemu/vm` appends to a console when a distribution's kernel
+/// panicked before the guest's init ran and was booted once more: why, and
+/// where the first console is.
+pub const REBOOT_MARKER: &str = "VPOLL-REBOOTED:";
 /// The line the guest job's stall guard (qemu/guest/suite.sh) prints before
 /// it stops a suite that has been silent too long.
 pub const STALL_MARKER: &str = "VPOLL-STALL:";
@@ -134,6 +138,9 @@ pub struct Console {
     pub expected_oom_dumps: u64,
     /// The watchdog's limit in seconds, if it stopped the guest.
     pub watchdog: Option<u64>,
+    /// What `qemu/vm` said of a first boot that panicked before the guest's
+    /// init ran, if it booted the kernel again (see [`REBOOT_MARKER`]).
+    pub rebooted: Option<String>,
     /// Why the kernel panicked, if it did (its "not syncing" reason: an oops,
     /// or an RCU stall, as qemu/vm boots with panic_on_rcu_stall).
     pub panic: Option<String>,
@@ -194,6 +201,9 @@ impl Console {
             }
             if let Some(rest) = line.strip_prefix(WATCHDOG_MARKER) {
                 console.watchdog = rest.trim().parse().ok();
+            }
+            if let Some(rest) = line.strip_prefix(REBOOT_MARKER) {
+                console.rebooted = Some(rest.trim().to_owned());
             }
             if let Some(at) = line.find(PANIC_MARKER) {
                 console.panic = Some(line[at + PANIC_MARKER.len()..].trim().to_owned());
@@ -430,6 +440,19 @@ mod tests {
             Console::parse("test result: ok. 1 passed; 0 failed\n").panic,
             None
         );
+    }
+
+    #[test]
+    fn a_second_boot_says_why_the_first_was_not_judged() {
+        let c = Console::parse(
+            "VPOLL-EXIT: 0\nVPOLL-REBOOTED: the first boot panicked (x); its console: y\n",
+        );
+        assert_eq!(
+            c.rebooted.as_deref(),
+            Some("the first boot panicked (x); its console: y")
+        );
+        assert!(c.reports.is_empty());
+        assert_eq!(Console::parse("VPOLL-EXIT: 0\n").rebooted, None);
     }
 
     #[test]

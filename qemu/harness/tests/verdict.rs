@@ -290,3 +290,14 @@ fn every_guest_console_must_be_clean() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_second_boot_after_an_early_panic_is_judged_on_its_own_console() {
+    let log = format!(
+        "{GOOD}VPOLL-REBOOTED: the first boot panicked before the guest's init ran (Fatal exception in interrupt); its console: /x.first-boot\n"
+    );
+    assert_eq!(
+        verdict("test", &[&log]),
+        (0, "30 passed, 0 failed\n".into())
+    );
+}

@@ -39,6 +39,9 @@ fn clean(path: &str, guest: &Console) -> bool {
 /// what is on it but not a failure.
 fn reports_clean(path: &str, guest: &Console) -> bool {
     let mut ok = true;
+    if let Some(first) = &guest.rebooted {
+        eprintln!("{path}: booted twice (not a failure: nothing of vpoll had run): {first}");
+    }
     if guest.expected_oom_dumps > 0 {
         eprintln!(
             "{path}: {} OOM report(s) a test announced and caused on purpose (not a failure)",

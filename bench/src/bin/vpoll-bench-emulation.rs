@@ -17,6 +17,7 @@
 #![allow(unsafe_code)] // the C libraries are loaded and called through raw symbols
 
 use libloading::{Library, Symbol};
+use serde::{Deserialize, Serialize};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use vpoll::{Backend, Events, Vpoll};
@@ -241,15 +242,29 @@ const OPERATIONS: [(Operation, f64, f64); 4] = [
 ];
 
 /// One run's nanoseconds per repetition, all measured in one process.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
 struct Run {
-    /// Per operation of [`OPERATIONS`]: ours through the Rust API, ours
-    /// through the C ABI, the C library; and the bare send+recv floor (ADD+DEL
-    /// IN only, NaN for the rest).
-    ops: [[f64; 4]; 4],
+    /// Per operation of [`OPERATIONS`].
+    ops: [Subjects; 4],
     /// ADD+DEL IN and ADD+DEL PRI, ours, where this kernel has urgent data.
     pri: Option<(f64, f64)>,
 }
+
+/// One operation's subjects in one run.
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+struct Subjects {
+    /// Ours through the Rust API.
+    rust: f64,
+    /// Ours through the C ABI.
+    ours_c: f64,
+    /// Debian's C library.
+    c: f64,
+    /// The bare send+recv floor (ADD+DEL IN only).
+    floor: Option<f64>,
+}
+
+/// Picks one subject's figure out of [`Subjects`].
+type Of = fn(&Subjects) -> f64;
 
 impl Run {
     /// Measures one run, alternating the subjects.
@@ -278,13 +293,12 @@ impl Run {
         let (a, b) = socket_pair();
         // The floor goes in ADD+DEL IN's alternation, against the same C
         // library run, so that its row and theirs are read side by side.
-        let ops = OPERATIONS.map(|(op, _, _)| {
-            let (rust, ours_c, c) = (op.rust(), ours.run(op), debian.run(op));
-            let floor = match op {
-                Operation::AddDelIn => ns_per_op(op.repeats(), || send_recv(&a, &b)),
-                _ => f64::NAN,
-            };
-            [rust, ours_c, c, floor]
+        let ops = OPERATIONS.map(|(op, _, _)| Subjects {
+            rust: op.rust(),
+            ours_c: ours.run(op),
+            c: debian.run(op),
+            floor: matches!(op, Operation::AddDelIn)
+                .then(|| ns_per_op(op.repeats(), || send_recv(&a, &b))),
         });
         let with_pri = Vpoll::builder()
             .backend(Backend::Emulation)
@@ -296,37 +310,13 @@ impl Run {
 
     /// The run as one line for the parent.
     fn line(&self) -> String {
-        let (inn, pri) = self.pri.unwrap_or((f64::NAN, f64::NAN));
-        let numbers: Vec<String> = self
-            .ops
-            .iter()
-            .flatten()
-            .chain([inn, pri].iter())
-            .map(f64::to_string)
-            .collect();
-        format!("{RUN_MARKER} {}", numbers.join(" "))
+        let json = serde_json::to_string(self).expect("a Run serialises");
+        format!("{RUN_MARKER} {json}")
     }
 
     /// Reads [`Run::line`] back.
     fn parse(line: &str) -> Option<Run> {
-        let numbers: Vec<f64> = line
-            .strip_prefix(RUN_MARKER)?
-            .split_whitespace()
-            .map(str::parse)
-            .collect::<Result<_, _>>()
-            .ok()?;
-        let [ops @ .., inn, pri] = numbers.as_slice() else {
-            return None;
-        };
-        let ops: [f64; 16] = ops.try_into().ok()?;
-        let mut run = Run {
-            ops: [[0.0; 4]; 4],
-            pri: (!inn.is_nan()).then_some((*inn, *pri)),
-        };
-        for (i, row) in run.ops.iter_mut().enumerate() {
-            row.copy_from_slice(&ops[i * 4..i * 4 + 4]);
-        }
-        Some(run)
+        serde_json::from_str(line.strip_prefix(RUN_MARKER)?.trim()).ok()
     }
 }
 
@@ -380,11 +370,17 @@ fn main() {
         } else {
             "pairs/s"
         };
-        let per_s = |k: usize| -> Vec<f64> { all.iter().map(|r| 1e9 / r.ops[i][k]).collect() };
+        let runs = all.iter().map(|r| &r.ops[i]);
+        let per_s =
+            |of: fn(&Subjects) -> f64| -> Vec<f64> { runs.clone().map(|s| 1e9 / of(s)).collect() };
         let vs_c =
-            |k: usize| -> Vec<f64> { all.iter().map(|r| r.ops[i][2] / r.ops[i][k]).collect() };
-        let c = Subject::new("C libvpoll emulation", median(&mut per_s(2)), unit);
-        for (how, k, goal) in [("Rust API", 0, rust_goal), ("C ABI", 1, c_goal)] {
+            |of: fn(&Subjects) -> f64| -> Vec<f64> { runs.clone().map(|s| s.c / of(s)).collect() };
+        let c = Subject::new("C libvpoll emulation", median(&mut per_s(|s| s.c)), unit);
+        let ours: [(&str, Of, f64); 2] = [
+            ("Rust API", |s| s.rust, rust_goal),
+            ("C ABI", |s| s.ours_c, c_goal),
+        ];
+        for (how, of, goal) in ours {
             print_row(
                 &format!(
                     "emulation, {}: ours ({how}) vs Debian's C libvpoll",
@@ -392,22 +388,23 @@ fn main() {
                 ),
                 Subject::new(
                     format!("vpoll emulation, {how}"),
-                    median(&mut per_s(k)),
+                    median(&mut per_s(of)),
                     unit,
                 ),
                 c.clone(),
                 Some(Target::AtLeast(goal)),
-                &mut vs_c(k),
+                &mut vs_c(of),
                 &mode,
             );
         }
         if matches!(op, Operation::AddDelIn) {
+            let floor = |s: &Subjects| s.floor.unwrap_or(f64::NAN);
             print_row(
                 "context: bare send+recv of a byte on a socket pair (any emulation's floor) vs the C library's ADD+DEL IN, in ADD+DEL IN's runs",
-                Subject::new("bare send+recv", median(&mut per_s(3)), unit),
+                Subject::new("bare send+recv", median(&mut per_s(floor)), unit),
                 c,
                 None,
-                &mut vs_c(3),
+                &mut vs_c(floor),
                 &mode,
             );
         }
@@ -530,19 +527,25 @@ mod tests {
 
     #[test]
     fn a_run_crosses_to_the_parent_whole() {
-        let mut ops = [[0.0; 4]; 4];
-        for (i, row) in ops.iter_mut().enumerate() {
-            *row = [1.5 + i as f64, 2.25, 3.0, f64::NAN];
-        }
-        ops[0][3] = 4.0;
+        let subjects = |i: u32, floor| Subjects {
+            rust: 1.5 + f64::from(i),
+            ours_c: 2.25,
+            c: 3.0,
+            floor,
+        };
         for pri in [Some((5.0, 6.5)), None] {
-            let back = Run::parse(&Run { ops, pri }.line()).unwrap();
-            assert_eq!(back.pri, pri);
-            for (a, b) in back.ops.iter().flatten().zip(ops.iter().flatten()) {
-                assert!(a == b || (a.is_nan() && b.is_nan()), "{a} != {b}");
-            }
+            let run = Run {
+                ops: [
+                    subjects(0, Some(4.0)),
+                    subjects(1, None),
+                    subjects(2, None),
+                    subjects(3, None),
+                ],
+                pri,
+            };
+            assert_eq!(Run::parse(&run.line()), Some(run));
         }
-        assert!(Run::parse("VPOLL-P6-RUN 1 2").is_none());
+        assert!(Run::parse("VPOLL-P6-RUN {}").is_none());
         assert!(Run::parse("something else").is_none());
     }
 }
